@@ -1,0 +1,35 @@
+# Two entry points (see README): `make demo` runs the demo against the bundled emulator, `make test` runs
+# every check CI runs. Both create .venv and install what they need on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+NODE_DIR := tests/interop/node
+
+.PHONY: demo test lint typecheck venv node-deps clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+$(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+
+node-deps: $(NODE_DIR)/node_modules/.package-lock.json
+
+demo: venv
+	$(BIN)/python -m authkit_core.testing.walkthrough
+
+lint: venv
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+test: venv node-deps lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) $(NODE_DIR)/node_modules

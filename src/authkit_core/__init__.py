@@ -1,0 +1,43 @@
+"""authkit-session's framework-neutral core: configuration, the WorkOS client, token verification, sealing,
+the session engine and storage. Nothing in this package imports a web framework."""
+
+from .config import AuthKitConfig
+from .errors import (
+    AuthenticationError,
+    AuthKitError,
+    ConfigurationError,
+    InvalidResponseError,
+    OAuthError,
+    ProviderUnavailableError,
+    RateLimitError,
+    SealError,
+    SessionError,
+    SignInRequiredError,
+    TokenError,
+    TokenRefreshError,
+    WorkOSAPIError,
+)
+from .models import AuthenticationResponse, Impersonator, NoUserInfo, Session, User, UserInfo
+
+__all__ = [
+    "AuthKitConfig",
+    "AuthKitError",
+    "AuthenticationError",
+    "AuthenticationResponse",
+    "ConfigurationError",
+    "Impersonator",
+    "InvalidResponseError",
+    "NoUserInfo",
+    "OAuthError",
+    "ProviderUnavailableError",
+    "RateLimitError",
+    "SealError",
+    "Session",
+    "SessionError",
+    "SignInRequiredError",
+    "TokenError",
+    "TokenRefreshError",
+    "User",
+    "UserInfo",
+    "WorkOSAPIError",
+]

@@ -1,0 +1,65 @@
+"""The HTTP effect: send one request with the shell's httpx client (sync or async).
+
+Flows yield :class:`HttpCall`; the shell's ``io`` object has an ``http`` attribute that is an ``httpx.Client``
+(sync) or ``httpx.AsyncClient`` (async). Transport failures come back into the flow as typed
+:class:`~authkit_core.errors.ProviderUnavailableError` (``timeout`` or ``network_error``), never as raw httpx
+exceptions, and their messages never carry the request body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx
+
+from .errors import ProviderUnavailableError
+
+__all__ = ["AsyncHttpIO", "HttpCall", "SyncHttpIO", "transport_error"]
+
+
+class SyncHttpIO(Protocol):
+    """A sync shell's resources: an ``httpx.Client``."""
+
+    @property
+    def http(self) -> httpx.Client:
+        """The client requests go through."""
+        ...
+
+
+class AsyncHttpIO(Protocol):
+    """An async shell's resources: an ``httpx.AsyncClient``."""
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The client requests go through."""
+        ...
+
+
+def transport_error(exc: httpx.HTTPError, request: httpx.Request) -> ProviderUnavailableError:
+    """The typed error for a request that got no answer (the URL path only, never the body or query)."""
+    where = f"{request.method} {request.url.path}"
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderUnavailableError(f"{where} timed out", code="timeout")
+    return ProviderUnavailableError(f"{where} failed: {type(exc).__name__}", code="network_error")
+
+
+@dataclass(frozen=True, slots=True)
+class HttpCall:
+    """Send ``request``; the result is the ``httpx.Response`` with its body read."""
+
+    request: httpx.Request
+
+    def run_sync(self, io: SyncHttpIO) -> httpx.Response:
+        """Send with the blocking client."""
+        try:
+            return io.http.send(self.request)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.request) from None
+
+    async def run_async(self, io: AsyncHttpIO) -> httpx.Response:
+        """Send with the async client."""
+        try:
+            return await io.http.send(self.request)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.request) from None

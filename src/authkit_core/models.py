@@ -1,0 +1,249 @@
+"""The data this library passes around: users, authentication responses, stored sessions and ``UserInfo``.
+
+Two JSON shapes meet here. The WorkOS API speaks snake_case (``first_name``); the session that authkit-nextjs
+seals into its cookie uses the node SDK's camelCase (``firstName``). :class:`User` reads both and writes either,
+so a cookie written by a Next.js app opens here and the reverse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .errors import InvalidResponseError
+
+__all__ = [
+    "AuthenticationResponse",
+    "Impersonator",
+    "NoUserInfo",
+    "Session",
+    "User",
+    "UserInfo",
+]
+
+# (snake_case API name, camelCase cookie name) for every user field, in WorkOS's order.
+_USER_FIELDS: tuple[tuple[str, str], ...] = (
+    ("object", "object"),
+    ("id", "id"),
+    ("email", "email"),
+    ("email_verified", "emailVerified"),
+    ("first_name", "firstName"),
+    ("last_name", "lastName"),
+    ("profile_picture_url", "profilePictureUrl"),
+    ("last_sign_in_at", "lastSignInAt"),
+    ("external_id", "externalId"),
+    ("metadata", "metadata"),
+    ("locale", "locale"),
+    ("created_at", "createdAt"),
+    ("updated_at", "updatedAt"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A WorkOS user. Unknown fields WorkOS may add later are kept in ``extra`` and written back unchanged."""
+
+    id: str
+    email: str
+    email_verified: bool = False
+    first_name: str | None = None
+    last_name: str | None = None
+    profile_picture_url: str | None = None
+    last_sign_in_at: str | None = None
+    external_id: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    locale: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    object: str = "user"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> User:
+        """Read a user from the WorkOS API (snake_case) shape."""
+        return cls._build(data, camel=False)
+
+    @classmethod
+    def from_session(cls, data: Mapping[str, Any]) -> User:
+        """Read a user from the authkit-nextjs cookie (camelCase) shape; snake_case keys are accepted too."""
+        return cls._build(data, camel=True)
+
+    @classmethod
+    def _build(cls, data: Mapping[str, Any], *, camel: bool) -> User:
+        if not isinstance(data, Mapping):
+            raise InvalidResponseError("user is not an object")
+        values: dict[str, Any] = {}
+        known: set[str] = set()
+        for snake, camel_name in _USER_FIELDS:
+            for key in (camel_name, snake) if camel else (snake, camel_name):
+                if key in data:
+                    values[snake] = data[key]
+                    break
+            known.update((snake, camel_name))
+        if not isinstance(values.get("id"), str) or not isinstance(values.get("email"), str):
+            raise InvalidResponseError("user has no string id and email")
+        if values.get("metadata") is None:
+            values["metadata"] = {}
+        values["email_verified"] = bool(values.get("email_verified", False))
+        values["extra"] = {k: v for k, v in data.items() if k not in known}
+        return cls(**values)
+
+    def to_api(self) -> dict[str, Any]:
+        """This user in the WorkOS API (snake_case) shape."""
+        out = {snake: getattr(self, snake) for snake, _ in _USER_FIELDS}
+        out["metadata"] = dict(self.metadata)
+        return {**self.extra, **out}
+
+    def to_session(self) -> dict[str, Any]:
+        """This user in the authkit-nextjs cookie (camelCase) shape."""
+        out = {camel: getattr(self, snake) for snake, camel in _USER_FIELDS}
+        out["metadata"] = dict(self.metadata)
+        return {**self.extra, **out}
+
+
+@dataclass(frozen=True, slots=True)
+class Impersonator:
+    """The admin impersonating the user (WorkOS's ``impersonator``)."""
+
+    email: str
+    reason: str | None = None
+
+    @classmethod
+    def from_json(cls, data: object) -> Impersonator | None:
+        """Read ``{email, reason}``; anything else is ``None``."""
+        if isinstance(data, Mapping) and isinstance(data.get("email"), str):
+            reason = data.get("reason")
+            return cls(email=data["email"], reason=reason if isinstance(reason, str) else None)
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        """``{email, reason}``."""
+        return {"email": self.email, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticationResponse:
+    """A successful answer of ``POST /user_management/authenticate`` (code or refresh grant)."""
+
+    user: User
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    organization_id: str | None = None
+    impersonator: Impersonator | None = None
+    authentication_method: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> AuthenticationResponse:
+        """Parse the JSON body; raise :class:`InvalidResponseError` when a required field is missing."""
+        if not isinstance(data, Mapping):
+            raise InvalidResponseError("authenticate response is not an object")
+        access, refresh = data.get("access_token"), data.get("refresh_token")
+        if not isinstance(access, str) or not isinstance(refresh, str) or not access or not refresh:
+            raise InvalidResponseError("authenticate response has no access_token or refresh_token")
+        org = data.get("organization_id")
+        method = data.get("authentication_method")
+        return cls(
+            user=User.from_api(data.get("user")),  # type: ignore[arg-type]
+            access_token=access,
+            refresh_token=refresh,
+            organization_id=org if isinstance(org, str) else None,
+            impersonator=Impersonator.from_json(data.get("impersonator")),
+            authentication_method=method if isinstance(method, str) else None,
+            raw=data,
+        )
+
+    def to_session(self) -> Session:
+        """The session to store after this authentication."""
+        return Session(
+            access_token=self.access_token,
+            refresh_token=self.refresh_token,
+            user=self.user,
+            impersonator=self.impersonator,
+            authentication_method=self.authentication_method,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """What is stored for a signed-in browser: the payload authkit-nextjs seals into ``wos-session``."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    user: User
+    impersonator: Impersonator | None = None
+    authentication_method: str | None = None
+
+    @classmethod
+    def from_json(cls, data: object) -> Session:
+        """Read the camelCase payload (``accessToken``, ``refreshToken``, ``user``, ``impersonator``)."""
+        if not isinstance(data, Mapping):
+            raise InvalidResponseError("session payload is not an object")
+        access, refresh = data.get("accessToken"), data.get("refreshToken")
+        if not isinstance(access, str) or not isinstance(refresh, str):
+            raise InvalidResponseError("session payload has no accessToken or refreshToken")
+        method = data.get("authenticationMethod")
+        return cls(
+            access_token=access,
+            refresh_token=refresh,
+            user=User.from_session(data.get("user")),  # type: ignore[arg-type]
+            impersonator=Impersonator.from_json(data.get("impersonator")),
+            authentication_method=method if isinstance(method, str) else None,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The camelCase payload authkit-nextjs writes (``impersonator`` and ``authenticationMethod`` only
+        when set)."""
+        out: dict[str, Any] = {
+            "accessToken": self.access_token,
+            "refreshToken": self.refresh_token,
+            "user": self.user.to_session(),
+        }
+        if self.impersonator is not None:
+            out["impersonator"] = self.impersonator.to_json()
+        if self.authentication_method is not None:
+            out["authenticationMethod"] = self.authentication_method
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    """A signed-in request: who the user is and what the access token grants."""
+
+    user: User
+    session_id: str
+    access_token: str = field(repr=False)
+    organization_id: str | None = None
+    role: str | None = None
+    roles: tuple[str, ...] | None = None
+    permissions: tuple[str, ...] | None = None
+    entitlements: tuple[str, ...] | None = None
+    feature_flags: tuple[str, ...] | None = None
+    impersonator: Impersonator | None = None
+
+    @property
+    def is_signed_in(self) -> Literal[True]:
+        """Always ``True``: lets code branch without an ``isinstance`` check."""
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class NoUserInfo:
+    """A signed-out request. Every field is ``None`` so code written for :class:`UserInfo` reads it safely."""
+
+    user: None = None
+    session_id: None = None
+    access_token: None = None
+    organization_id: None = None
+    role: None = None
+    roles: None = None
+    permissions: None = None
+    entitlements: None = None
+    feature_flags: None = None
+    impersonator: None = None
+
+    @property
+    def is_signed_in(self) -> Literal[False]:
+        """Always ``False``."""
+        return False
