@@ -21,6 +21,7 @@ __all__ = [
     "RateLimitError",
     "SealError",
     "SessionError",
+    "SessionUnavailableError",
     "SignInRequiredError",
     "TokenError",
     "TokenRefreshError",
@@ -95,6 +96,13 @@ class SessionError(AuthKitError):
     """The session could not be loaded or stored (storage failure, oversized cookie, ...)."""
 
     code = "session_error"
+
+
+class SessionUnavailableError(SessionError):
+    """The session store cannot be reached right now (database down, lock timeout). Transient: nothing is deleted."""
+
+    code = "storage_unavailable"
+    is_transient = True
 
 
 class WorkOSAPIError(AuthKitError):

@@ -1,0 +1,88 @@
+"""Reading the ``Cookie`` header and writing ``Set-Cookie`` headers, with the attributes authkit-nextjs uses.
+
+Parsing follows what browsers send and what Starlette and Django accept (split on ``;``, first ``=`` separates
+name and value, no quoting rules enforced), so one malformed cookie from another app never hides ours. When a
+name appears twice, the first one wins, as in browsers' most-specific-path-first order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from http.cookies import Morsel
+from typing import Literal
+
+from .config import AuthKitConfig
+
+__all__ = ["SetCookie", "parse_cookie_header", "session_cookie", "expired_cookie"]
+
+
+def parse_cookie_header(header: str | Iterable[str] | None) -> dict[str, str]:
+    """Parse one ``Cookie`` header value (or several) into ``{name: value}``; the first of a repeated name wins."""
+    cookies: dict[str, str] = {}
+    if header is None:
+        return cookies
+    headers = [header] if isinstance(header, str) else list(header)
+    for value in headers:
+        for chunk in value.split(";"):
+            name, sep, val = chunk.partition("=")
+            name = name.strip()
+            if not sep or not name:
+                continue
+            val = val.strip()
+            if len(val) >= 2 and val[0] == val[-1] == '"':
+                val = val[1:-1]
+            cookies.setdefault(name, val)
+    return cookies
+
+
+@dataclass(frozen=True, slots=True)
+class SetCookie:
+    """One cookie to set or expire on the response."""
+
+    name: str
+    value: str
+    max_age: int | None
+    path: str = "/"
+    domain: str | None = None
+    secure: bool = False
+    http_only: bool = True
+    same_site: Literal["lax", "strict", "none"] = "lax"
+
+    @property
+    def is_deletion(self) -> bool:
+        """Whether this expires the cookie."""
+        return self.max_age == 0
+
+    def header_value(self) -> str:
+        """The ``Set-Cookie`` header value."""
+        morsel: Morsel[str] = Morsel()
+        morsel.set(self.name, self.value, self.value)
+        morsel["path"] = self.path
+        if self.max_age is not None:
+            morsel["max-age"] = str(self.max_age)
+        if self.domain:
+            morsel["domain"] = self.domain
+        if self.secure:
+            morsel["secure"] = True
+        if self.http_only:
+            morsel["httponly"] = True
+        morsel["samesite"] = self.same_site.capitalize()
+        return morsel.OutputString()
+
+
+def session_cookie(config: AuthKitConfig, name: str, value: str, *, max_age: int | None = None) -> SetCookie:
+    """A cookie with the session cookie's attributes (``HttpOnly``, SameSite and Secure as configured)."""
+    return SetCookie(
+        name=name,
+        value=value,
+        max_age=config.cookie_max_age if max_age is None else max_age,
+        domain=config.cookie_domain,
+        secure=config.cookie_secure,
+        same_site=config.cookie_samesite,
+    )
+
+
+def expired_cookie(config: AuthKitConfig, name: str) -> SetCookie:
+    """Expire cookie ``name`` (empty value, ``Max-Age=0``, the same attributes it was set with)."""
+    return session_cookie(config, name, "", max_age=0)

@@ -1,0 +1,463 @@
+"""The session engine: :class:`AuthKit`, created once per application.
+
+For each request it loads the session from the store, verifies the access token, refreshes it when needed (once,
+however many requests ask at the same time) and reports which cookies to write back. Every operation is a flow
+(see ``flow.py``) written once; ``AuthKit.authenticate`` drives it with blocking I/O and
+``AuthKit.authenticate_async`` with anyio, and likewise for the other operations.
+
+Failure policy (the same as authkit-nextjs, plus coordination):
+
+* a terminal refresh failure (``invalid_grant``, a revoked session, an authentication step required) ends the
+  session: the store entry is deleted and the cookie expired;
+* a transient one (network, timeout, 408/429/5xx, storage outage) keeps everything; if the current access token is
+  still valid the request is served with it, otherwise it is served signed out, and the next request tries again;
+* a cookie that does not unseal, a token with a bad signature or for another user is a signed-out request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .config import AuthKitConfig
+from .cookies import SetCookie
+from .coordination import AsyncSingleFlight, SingleFlight
+from .errors import AuthKitError, SessionError, SessionUnavailableError, TokenError, TokenRefreshError
+from .flow import Flow, Sleep, run_async, run_sync
+from .jwks import AsyncJWKSCache, JWKSCache
+from .models import AuthenticationResponse, NoUserInfo, Session, UserInfo
+from .storage.base import LoadedSession, LoadResult, SessionStore
+from .storage.cookie import CookieSessionStore
+from .tokens import get_token_claims, needs_refresh, refresh_buffer, user_info_from_session
+from .workos_api import authenticate_with_code_flow, authenticate_with_refresh_token_flow, logout_url
+
+__all__ = ["AuthKit", "AuthResult", "RefreshErrorCallback", "RefreshSuccessCallback"]
+
+logger = logging.getLogger("authkit_session")
+
+#: ``on_session_refresh_success(user_info)``; may be a coroutine function on the async face.
+RefreshSuccessCallback = Callable[[UserInfo], Any]
+#: ``on_session_refresh_error(error, is_transient)``; may be a coroutine function on the async face.
+RefreshErrorCallback = Callable[[TokenRefreshError, bool], Any]
+
+
+@dataclass
+class AuthResult:
+    """The authentication state of one request, and the cookies its response must carry."""
+
+    user_info: UserInfo | NoUserInfo
+    loaded: LoadedSession | None = None
+    cookies: list[SetCookie] = field(default_factory=list)
+    #: The error met on the way (a transient refresh failure, a JWKS outage ...), if any.
+    error: AuthKitError | None = None
+    #: Whether the session was refreshed while handling this request.
+    refreshed: bool = False
+    #: Why the request is signed out although it carried a cookie (``invalid_seal``, ``token_expired`` ...).
+    reason: str | None = None
+
+    @property
+    def session(self) -> Session | None:
+        """The stored session, when signed in."""
+        return None if self.loaded is None else self.loaded.session
+
+    def add_cookies(self, cookies: Iterable[SetCookie]) -> None:
+        """Add cookies to write; a later write of a name replaces an earlier one."""
+        new = list(cookies)
+        names = {c.name for c in new}
+        self.cookies = [c for c in self.cookies if c.name not in names] + new
+
+
+# --- effects: the engine's I/O, each a one-line call into the shell's resources -------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Store:
+    """Call ``store.<method>`` (sync) or ``store.a<method>`` (async)."""
+
+    method: str
+    args: tuple[Any, ...]
+
+    def run_sync(self, io: _SyncIO) -> Any:
+        return getattr(io.store, self.method)(*self.args)
+
+    async def run_async(self, io: _AsyncIO) -> Any:
+        return await getattr(io.store, "a" + self.method)(*self.args)
+
+
+@dataclass(frozen=True, slots=True)
+class _Verify:
+    """Verify an access token against the cached JWKS; the result is its claims."""
+
+    token: str
+
+    def run_sync(self, io: _SyncIO) -> dict[str, Any]:
+        return io.jwks.verify(self.token)
+
+    async def run_async(self, io: _AsyncIO) -> dict[str, Any]:
+        return await io.jwks.verify(self.token)
+
+
+@dataclass(frozen=True, slots=True)
+class _Callback:
+    """Call a user callback (awaiting it on the async face when it returns an awaitable). Errors are logged."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+
+    def run_sync(self, io: object) -> None:
+        try:
+            self.fn(*self.args)
+        except Exception:
+            logger.exception("authkit: session refresh callback failed")
+
+    async def run_async(self, io: object) -> None:
+        try:
+            result = self.fn(*self.args)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            logger.exception("authkit: session refresh callback failed")
+
+
+@dataclass(frozen=True, slots=True)
+class _SingleFlight:
+    """Run ``make_flow()`` once per ``key`` across concurrent callers in this process; all get its result."""
+
+    key: str
+    make_flow: Callable[[], Flow[Any]]
+
+    def run_sync(self, io: _SyncIO) -> Any:
+        return io.flights.do(self.key, lambda: run_sync(self.make_flow(), io))
+
+    async def run_async(self, io: _AsyncIO) -> Any:
+        return await io.flights.do(self.key, lambda: run_async(self.make_flow(), io))
+
+
+@dataclass(slots=True)
+class _SyncIO:
+    http: httpx.Client
+    jwks: JWKSCache
+    store: SessionStore
+    flights: SingleFlight
+
+
+@dataclass(slots=True)
+class _AsyncIO:
+    http: httpx.AsyncClient
+    jwks: AsyncJWKSCache
+    store: SessionStore
+    flights: AsyncSingleFlight
+
+
+# --- the engine ---------------------------------------------------------------------------------------------------
+
+
+class AuthKit:
+    """The session engine. Create one per application and share it between requests and threads.
+
+    ``store`` defaults to :class:`~authkit_core.storage.CookieSessionStore`. ``lease_seconds`` bounds how long a
+    crashed process can hold a shared store's refresh lease; ``lease_wait_seconds`` how long a request waits for
+    another process's refresh before giving up (transiently).
+    """
+
+    def __init__(
+        self,
+        config: AuthKitConfig | None = None,
+        *,
+        store: SessionStore | None = None,
+        on_session_refresh_success: RefreshSuccessCallback | None = None,
+        on_session_refresh_error: RefreshErrorCallback | None = None,
+        http: httpx.Client | None = None,
+        async_http: httpx.AsyncClient | None = None,
+        lease_seconds: float = 30.0,
+        lease_wait_seconds: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config if config is not None else AuthKitConfig.from_env()
+        self.store: SessionStore = store if store is not None else CookieSessionStore()
+        self.store.bind(self.config)
+        self.on_session_refresh_success = on_session_refresh_success
+        self.on_session_refresh_error = on_session_refresh_error
+        self.lease_seconds = lease_seconds
+        self.lease_wait_seconds = lease_wait_seconds
+        self.clock = clock
+        self._http = http
+        self._async_http = async_http
+        self._sync_io: _SyncIO | None = None
+        self._async_io: _AsyncIO | None = None
+
+    # resources are created on first use, so an app that is only sync (or only async) never builds the other
+    def _sio(self) -> _SyncIO:
+        if self._sync_io is None:
+            http = self._http or httpx.Client(timeout=self.config.http_timeout_seconds)
+            self._sync_io = _SyncIO(
+                http, JWKSCache(self.config, http=http, clock=self.clock), self.store, SingleFlight()
+            )
+        return self._sync_io
+
+    def _aio(self) -> _AsyncIO:
+        if self._async_io is None:
+            http = self._async_http or httpx.AsyncClient(timeout=self.config.http_timeout_seconds)
+            jwks = AsyncJWKSCache(self.config, http=http, clock=self.clock)
+            self._async_io = _AsyncIO(http, jwks, self.store, AsyncSingleFlight())
+        return self._async_io
+
+    def close(self) -> None:
+        """Close the HTTP client this engine created for the sync face."""
+        if self._sync_io is not None and self._http is None:
+            self._sync_io.http.close()
+        self._sync_io = None
+
+    async def aclose(self) -> None:
+        """Close the HTTP client this engine created for the async face."""
+        if self._async_io is not None and self._async_http is None:
+            await self._async_io.http.aclose()
+        self._async_io = None
+
+    # --- public operations: one flow each, two shells -------------------------------------------------------------
+
+    def authenticate(self, cookies: Mapping[str, str]) -> AuthResult:
+        """Load and verify the request's session, refreshing it when it is about to expire."""
+        return run_sync(self._authenticate_flow(cookies), self._sio())
+
+    async def authenticate_async(self, cookies: Mapping[str, str]) -> AuthResult:
+        """Async :meth:`authenticate`."""
+        return await run_async(self._authenticate_flow(cookies), self._aio())
+
+    def refresh(
+        self, result: AuthResult, cookies: Mapping[str, str], *, organization_id: str | None = None
+    ) -> AuthResult:
+        """Refresh now (into ``organization_id`` when given, else the current organization). Updates and returns
+        ``result``; a failure is in ``result.error`` (a :class:`TokenRefreshError`)."""
+        return run_sync(self._explicit_refresh_flow(result, cookies, organization_id), self._sio())
+
+    async def refresh_async(
+        self, result: AuthResult, cookies: Mapping[str, str], *, organization_id: str | None = None
+    ) -> AuthResult:
+        """Async :meth:`refresh`."""
+        return await run_async(self._explicit_refresh_flow(result, cookies, organization_id), self._aio())
+
+    def exchange_code(
+        self, code: str, code_verifier: str | None, cookies: Mapping[str, str], **client_info: str | None
+    ) -> AuthResult:
+        """Complete a sign-in: trade the code for tokens and store a new session under a new handle."""
+        return run_sync(self._exchange_code_flow(code, code_verifier, cookies, client_info), self._sio())
+
+    async def exchange_code_async(
+        self, code: str, code_verifier: str | None, cookies: Mapping[str, str], **client_info: str | None
+    ) -> AuthResult:
+        """Async :meth:`exchange_code`."""
+        return await run_async(self._exchange_code_flow(code, code_verifier, cookies, client_info), self._aio())
+
+    def save_session(self, result: AuthResult, response: AuthenticationResponse, cookies: Mapping[str, str]) -> None:
+        """Store a session obtained elsewhere (e.g. an email/password sign-in your app did itself)."""
+        run_sync(self._save_flow(result, response, cookies), self._sio())
+
+    async def save_session_async(
+        self, result: AuthResult, response: AuthenticationResponse, cookies: Mapping[str, str]
+    ) -> None:
+        """Async :meth:`save_session`."""
+        await run_async(self._save_flow(result, response, cookies), self._aio())
+
+    def sign_out(self, result: AuthResult, cookies: Mapping[str, str], *, return_to: str | None = None) -> str | None:
+        """End the session (store entry deleted, cookies expired on ``result``); returns WorkOS's logout URL when
+        there was a session, which the browser should be sent to."""
+        return run_sync(self._sign_out_flow(result, cookies, return_to), self._sio())
+
+    async def sign_out_async(
+        self, result: AuthResult, cookies: Mapping[str, str], *, return_to: str | None = None
+    ) -> str | None:
+        """Async :meth:`sign_out`."""
+        return await run_async(self._sign_out_flow(result, cookies, return_to), self._aio())
+
+    # --- flows (no I/O: every I/O is a yielded effect) -----------------------------------------------------------
+
+    def _authenticate_flow(self, cookies: Mapping[str, str]) -> Flow[AuthResult]:
+        try:
+            load: LoadResult = yield _Store("load", (cookies,))
+        except SessionError as exc:  # storage outage: keep the cookie, serve signed out this time
+            logger.warning("authkit: session store unavailable: %s", exc.code)
+            return AuthResult(NoUserInfo(), error=exc)
+        result = AuthResult(NoUserInfo(), cookies=list(load.cookies), reason=load.reason)
+        if load.loaded is None:
+            if load.reason:
+                logger.info("authkit: session cookie rejected: %s", load.reason)
+            return result
+        loaded = load.loaded
+        current: UserInfo | None = None
+        claims: dict[str, Any] | None = None
+        try:
+            claims = yield _Verify(loaded.session.access_token)
+            current = user_info_from_session(loaded.session, claims)
+        except TokenError as exc:
+            if exc.code != "token_expired":
+                logger.info("authkit: access token rejected: %s", exc.code)
+                result.add_cookies((yield _Store("delete", (loaded, cookies))))
+                result.reason = exc.code
+                return result
+        except AuthKitError as exc:  # JWKS unreachable and no usable keys: keep the session, try later
+            if not exc.is_transient:
+                raise
+            logger.warning("authkit: cannot verify the access token now: %s", exc.code)
+            result.loaded, result.error = loaded, exc
+            return result
+        result.loaded = loaded
+        if current is not None and claims is not None:
+            result.user_info = current
+            buffer = refresh_buffer(claims, self.config.refresh_buffer_seconds)
+            if not needs_refresh(claims, now=self.clock(), buffer=buffer):
+                return result
+        return (yield from self._refresh_flow(result, cookies, None))
+
+    def _explicit_refresh_flow(
+        self, result: AuthResult, cookies: Mapping[str, str], organization_id: str | None
+    ) -> Flow[AuthResult]:
+        if result.loaded is None:
+            return result
+        return (yield from self._refresh_flow(result, cookies, organization_id, explicit=True))
+
+    def _refresh_flow(
+        self,
+        result: AuthResult,
+        cookies: Mapping[str, str],
+        organization_id: str | None,
+        *,
+        explicit: bool = False,
+    ) -> Flow[AuthResult]:
+        """Refresh ``result``'s session through the single-flight, and apply the outcome to ``result``."""
+        loaded = result.loaded
+        assert loaded is not None
+        token_hash = hashlib.sha256(loaded.session.refresh_token.encode()).hexdigest()[:32]
+        key = f"{loaded.key}:{token_hash}:{organization_id or ''}:{'x' if explicit else ''}"
+        try:
+            new_loaded, new_cookies = yield _SingleFlight(
+                key, lambda: self._refresh_once_flow(loaded, organization_id, explicit)
+            )
+            info = user_info_from_session(new_loaded.session, get_token_claims(new_loaded.session.access_token))
+        except AuthKitError as exc:
+            error = TokenRefreshError.wrap(exc, user_id=loaded.session.user.id, session_id=_sid(loaded.session))
+            logger.warning("authkit: session refresh failed: %s (transient: %s)", error.code, error.is_transient)
+            if self.on_session_refresh_error is not None:
+                yield _Callback(self.on_session_refresh_error, (error, error.is_transient))
+            result.error = error
+            if not error.is_transient:
+                try:
+                    result.add_cookies((yield _Store("delete", (loaded, cookies))))
+                except SessionError:
+                    logger.warning("authkit: could not delete the ended session from the store")
+                result.user_info, result.loaded, result.reason = NoUserInfo(), None, error.code
+            # transient: the session is kept; a still-valid token keeps serving this request
+            return result
+        result.loaded, result.user_info, result.refreshed, result.error = new_loaded, info, True, None
+        result.add_cookies(new_cookies)
+        if self.on_session_refresh_success is not None:
+            yield _Callback(self.on_session_refresh_success, (info,))
+        return result
+
+    def _refresh_once_flow(
+        self, loaded: LoadedSession, organization_id: str | None, explicit: bool
+    ) -> Flow[tuple[LoadedSession, list[SetCookie]]]:
+        """The leader's refresh: lease, re-check, grant, save (releasing the lease)."""
+        owner = uuid.uuid4().hex
+        old_refresh = loaded.session.refresh_token
+        deadline = self.clock() + self.lease_wait_seconds
+        delay = 0.02
+        while not (yield _Store("acquire_lease", (loaded, owner, self.lease_seconds))):
+            # Another process is refreshing this session: wait for its result rather than race it.
+            if self.clock() >= deadline:
+                raise SessionUnavailableError(
+                    "timed out waiting for another process to refresh the session", code="lease_timeout"
+                )
+            yield Sleep(delay)
+            delay = min(delay * 2, 0.5)
+            current = yield _Store("reload", (loaded,))
+            if current is None:
+                raise SessionError("the session ended while waiting for its refresh", code="session_not_found")
+            if _refreshed_since(current, old_refresh, organization_id):
+                return current, []
+        try:
+            current = yield _Store("reload", (loaded,))
+            if current is None:
+                raise TokenRefreshError("the session no longer exists", code="session_not_found")
+            if _refreshed_since(current, old_refresh, organization_id) and not explicit:
+                yield _Store("release_lease", (current, owner))
+                return current, []
+            org = organization_id or _org_id(current.session)
+            response = yield from authenticate_with_refresh_token_flow(
+                self.config, current.session.refresh_token, organization_id=org
+            )
+            saved: tuple[LoadedSession, list[SetCookie]] = yield _Store(
+                "update", (current, response.to_session(), owner)
+            )
+            return saved
+        except Exception:
+            try:
+                yield _Store("release_lease", (loaded, owner))
+            except Exception:
+                logger.warning("authkit: could not release a refresh lease (it will expire)")
+            raise
+
+    def _exchange_code_flow(
+        self, code: str, code_verifier: str | None, cookies: Mapping[str, str], client_info: Mapping[str, str | None]
+    ) -> Flow[AuthResult]:
+        response = yield from authenticate_with_code_flow(
+            self.config,
+            code,
+            code_verifier=code_verifier,
+            ip_address=client_info.get("ip_address"),
+            user_agent=client_info.get("user_agent"),
+        )
+        result = AuthResult(NoUserInfo())
+        yield from self._save_flow(result, response, cookies)
+        return result
+
+    def _save_flow(
+        self, result: AuthResult, response: AuthenticationResponse, cookies: Mapping[str, str]
+    ) -> Flow[None]:
+        # Drop whatever session the browser had (its cookies, and its record in a server-side store) ...
+        old: LoadResult = yield _Store("load", (cookies,))
+        result.add_cookies((yield _Store("delete", (old.loaded, cookies))))
+        # ... and store the new one under a new handle: no session fixation.
+        loaded, new_cookies = yield _Store("create", (response.to_session(),))
+        result.add_cookies(new_cookies)
+        result.loaded = loaded
+        result.user_info = user_info_from_session(loaded.session, get_token_claims(loaded.session.access_token))
+        result.error, result.reason = None, None
+
+    def _sign_out_flow(self, result: AuthResult, cookies: Mapping[str, str], return_to: str | None) -> Flow[str | None]:
+        session = result.session
+        result.add_cookies((yield _Store("delete", (result.loaded, cookies))))
+        result.loaded, result.user_info = None, NoUserInfo()
+        sid = _sid(session) if session is not None else None
+        return logout_url(self.config, sid, return_to) if sid else None
+
+
+def _sid(session: Session) -> str | None:
+    try:
+        sid = get_token_claims(session.access_token).get("sid")
+    except TokenError:
+        return None
+    return sid if isinstance(sid, str) else None
+
+
+def _org_id(session: Session) -> str | None:
+    try:
+        org = get_token_claims(session.access_token).get("org_id")
+    except TokenError:
+        return None
+    return org if isinstance(org, str) else None
+
+
+def _refreshed_since(current: LoadedSession, old_refresh_token: str, organization_id: str | None) -> bool:
+    """Whether someone else already rotated the session (into the wanted organization, if one was asked)."""
+    if current.session.refresh_token == old_refresh_token:
+        return False
+    return organization_id is None or _org_id(current.session) == organization_id

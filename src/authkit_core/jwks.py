@@ -1,0 +1,321 @@
+"""The JWKS cache: WorkOS's access-token signing keys, fetched rarely and verified against on every request.
+
+The decisions live once, in the pure :class:`JWKSState` (no I/O, the clock is a parameter):
+
+- fetch when there are no keys yet, when the keys are older than ``jwks_cache_ttl_seconds``, or when a token
+  names an unknown ``kid`` and ``jwks_refetch_cooldown_seconds`` have passed since the last fetch (a flood of
+  tokens with random ``kid``\\ s costs at most one fetch per cooldown);
+- after a failed fetch, wait a cooldown before the next attempt (no hammering of a failing endpoint);
+- while refetches fail, keep serving the last good keys for ``jwks_stale_seconds`` past their TTL; a JWKS that
+  does not parse is such a failure and keeps the old keys.
+
+:class:`JWKSCache` (threads) and :class:`AsyncJWKSCache` (anyio: asyncio or trio, no blocking I/O) are thin
+shells: each checks the state without a lock, and only when a fetch is due takes its lock, so concurrent callers
+share one in-flight fetch and reuse its result. The fetch is :func:`~authkit_core.workos_api.fetch_jwks_flow`
+driven by :func:`~authkit_core.flow.run_sync` or :func:`~authkit_core.flow.run_async`.
+
+When no usable keys exist and the fetch fails, the caches raise :class:`JWKSUnavailableError` (a transient
+:class:`~authkit_core.errors.ProviderUnavailableError`), never a :class:`~authkit_core.errors.TokenError`: a JWKS
+outage is not a bad token.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import anyio
+import httpx
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet, RSAKey
+
+from .config import AuthKitConfig
+from .errors import AuthKitError, InvalidResponseError, ProviderUnavailableError
+from .flow import Flow, run_async, run_sync
+from .tokens import ALGORITHM, ParsedToken, parse_token, verify_access_token
+from .workos_api import fetch_jwks_flow
+
+__all__ = [
+    "MIN_RSA_KEY_BITS",
+    "AsyncJWKSCache",
+    "JWKSCache",
+    "JWKSState",
+    "JWKSUnavailableError",
+    "parse_jwks",
+]
+
+_H = TypeVar("_H", httpx.Client, httpx.AsyncClient)
+_L = TypeVar("_L", threading.Lock, anyio.Lock)
+
+#: RSA keys shorter than this are ignored.
+MIN_RSA_KEY_BITS = 2048
+# The members of an RSA JWK that verification needs; anything else (notably private parts) is dropped.
+_PUBLIC_RSA_MEMBERS = ("kty", "n", "e", "kid", "use", "alg")
+
+
+class JWKSUnavailableError(ProviderUnavailableError):
+    """No usable signing keys: the JWKS could not be fetched (or parsed) and no recent keys are cached.
+
+    Transient. ``code`` is the cause's (``network_error``, ``timeout``, ``server_error``, ``invalid_response``
+    ...); the cause is also in ``cause`` and ``__cause__``.
+    """
+
+    def __init__(self, message: str = "", *, cause: AuthKitError | None = None, code: str | None = None) -> None:
+        self.cause = cause
+        super().__init__(message, code=code if code is not None else getattr(cause, "code", None))
+
+
+def _import_key(entry: object) -> RSAKey | None:
+    if not isinstance(entry, Mapping) or entry.get("kty") != "RSA":
+        return None
+    if entry.get("use", "sig") != "sig" or entry.get("alg", ALGORITHM) != ALGORITHM:
+        return None
+    key_ops = entry.get("key_ops")
+    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
+        return None
+    modulus = entry.get("n")
+    if not isinstance(modulus, str) or len(modulus) * 6 < MIN_RSA_KEY_BITS:  # too short (joserfc would warn)
+        return None
+    try:
+        key = RSAKey.import_key({name: entry[name] for name in _PUBLIC_RSA_MEMBERS if name in entry})
+    except (JoseError, ValueError, TypeError, KeyError):
+        return None
+    return key if key.public_key.key_size >= MIN_RSA_KEY_BITS else None
+
+
+def parse_jwks(jwks: object) -> KeySet:
+    """Import the RS256 signing keys of a JWKS document, once, as joserfc key objects.
+
+    Entries that are not RSA signature keys usable with RS256 (or of fewer than :data:`MIN_RSA_KEY_BITS` bits)
+    are skipped. Raises :class:`~authkit_core.errors.InvalidResponseError` when ``jwks`` is not
+    ``{"keys": [...]}`` or holds no usable key.
+    """
+    entries = jwks.get("keys") if isinstance(jwks, Mapping) else None
+    if not isinstance(entries, list):
+        raise InvalidResponseError("the JWKS has no keys list")
+    keys = [key for key in map(_import_key, entries) if key is not None]
+    if not keys:
+        raise InvalidResponseError("the JWKS holds no RSA signature key usable with RS256")
+    return KeySet(list(keys))
+
+
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    """One successful fetch, replaced as a whole so lock-free readers never see half an update."""
+
+    key_set: KeySet
+    kids: frozenset[str | None]
+    fetched_at: float
+
+
+class JWKSState:
+    """The cache's memory and every decision it makes. Pure: no I/O, and each method takes the time ``now``.
+
+    Thread-safe for one writer (the shell holding its fetch lock) and any number of lock-free readers.
+    """
+
+    def __init__(self, *, ttl: float, stale: float, cooldown: float) -> None:
+        self.ttl = ttl
+        self.stale = stale
+        self.cooldown = cooldown
+        self._keys: _Keys | None = None
+        self._last_attempt_at: float | None = None
+        self._last_failure: AuthKitError | None = None
+
+    @classmethod
+    def from_config(cls, config: AuthKitConfig) -> JWKSState:
+        """A state with the TTL, stale window and cooldown of ``config``."""
+        return cls(
+            ttl=config.jwks_cache_ttl_seconds,
+            stale=config.jwks_stale_seconds,
+            cooldown=config.jwks_refetch_cooldown_seconds,
+        )
+
+    @property
+    def key_set(self) -> KeySet | None:
+        """The last good keys, however old (``None`` before the first successful fetch)."""
+        keys = self._keys
+        return None if keys is None else keys.key_set
+
+    @property
+    def fetched_at(self) -> float | None:
+        """When the last good keys were fetched."""
+        keys = self._keys
+        return None if keys is None else keys.fetched_at
+
+    @property
+    def last_failure(self) -> AuthKitError | None:
+        """The error of the last fetch, or ``None`` when it succeeded (or none happened)."""
+        return self._last_failure
+
+    def needs_fetch(self, kid: str | None, now: float) -> bool:
+        """Whether to fetch before serving a token signed with ``kid`` (``None``: no particular key).
+
+        Never within a cooldown of a failed fetch. Otherwise: when there are no keys, when they are past their
+        TTL, or when ``kid`` is unknown and a cooldown has passed since the last fetch.
+        """
+        last = self._last_attempt_at
+        cooled = last is None or now >= last + self.cooldown
+        if self._last_failure is not None and not cooled:
+            return False
+        keys = self._keys
+        if keys is None or now >= keys.fetched_at + self.ttl:
+            return True
+        return kid is not None and kid not in keys.kids and cooled
+
+    def usable_keys(self, now: float) -> KeySet | None:
+        """The keys to verify with: the last good ones within their TTL plus the stale window, else ``None``."""
+        keys = self._keys
+        if keys is None or now >= keys.fetched_at + self.ttl + self.stale:
+            return None
+        return keys.key_set
+
+    def key_set_or_raise(self, now: float) -> KeySet:
+        """:meth:`usable_keys`, or :class:`JWKSUnavailableError` (carrying the last failure) when there are none."""
+        key_set = self.usable_keys(now)
+        if key_set is not None:
+            return key_set
+        cause = self._last_failure
+        if cause is None:
+            raise JWKSUnavailableError("no signing keys: the JWKS was not fetched recently", code="server_error")
+        error = JWKSUnavailableError(f"cannot fetch the signing keys (JWKS): {cause.message}", cause=cause)
+        raise error from cause
+
+    def record_success(self, jwks: object, now: float) -> None:
+        """Take a fetched JWKS document. One that does not parse counts as a failure and keeps the old keys."""
+        try:
+            key_set = parse_jwks(jwks)
+        except InvalidResponseError as exc:
+            self.record_failure(exc, now)
+            return
+        self._keys = _Keys(key_set, frozenset(key.kid for key in key_set), now)
+        self._last_attempt_at = now
+        self._last_failure = None
+
+    def record_failure(self, error: AuthKitError, now: float) -> None:
+        """Note a failed fetch: the keys stay, and the next attempt waits a cooldown."""
+        self._last_attempt_at = now
+        self._last_failure = error.with_traceback(None)  # keep the error, not the frames it was raised in
+
+    def refresh_flow(self, fetch: Flow[Any], clock: Callable[[], float]) -> Flow[None]:
+        """Run the ``fetch`` flow and record its outcome (an :class:`AuthKitError` is recorded, not raised)."""
+        try:
+            jwks = yield from fetch
+        except AuthKitError as exc:
+            self.record_failure(exc, clock())
+        else:
+            self.record_success(jwks, clock())
+
+
+class _CacheShell(Generic[_H, _L]):
+    """What both shells share: construction, state, clock and the verification step."""
+
+    def __init__(
+        self,
+        config: AuthKitConfig,
+        *,
+        http: _H | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.state = JWKSState.from_config(config)
+        self.clock = clock
+        self._owns_http = http is None
+        self.http: _H = http if http is not None else self._new_client()
+        self._lock: _L = self._new_lock()
+
+    def _new_client(self) -> _H:
+        raise NotImplementedError
+
+    def _new_lock(self) -> _L:
+        raise NotImplementedError
+
+    def _due(self, kid: str | None) -> bool:
+        return self.state.needs_fetch(kid, self.clock())
+
+    def _refresh_flow(self) -> Flow[None]:
+        return self.state.refresh_flow(fetch_jwks_flow(self.config), self.clock)
+
+    def _key_set(self) -> KeySet:
+        return self.state.key_set_or_raise(self.clock())
+
+    def _check(self, parsed: ParsedToken, key_set: KeySet) -> dict[str, Any]:
+        config = self.config
+        return verify_access_token(
+            parsed, key_set, leeway=config.jwt_leeway_seconds, issuer=config.jwt_issuer, now=self.clock()
+        )
+
+
+class JWKSCache(_CacheShell[httpx.Client, threading.Lock]):
+    """The JWKS cache for threaded (sync) code: concurrent threads that need a fetch share one.
+
+    Constructor: ``(config, *, http=None, clock=time.time)``. ``http`` is the ``httpx.Client`` to fetch with (one
+    is created, and closed by :meth:`close`, when omitted); ``clock`` gives the current Unix time.
+    """
+
+    def _new_client(self) -> httpx.Client:
+        return httpx.Client(timeout=self.config.http_timeout_seconds)
+
+    def _new_lock(self) -> threading.Lock:
+        return threading.Lock()
+
+    def get_key_set(self, kid: str | None = None) -> KeySet:
+        """The keys to verify a token signed with ``kid``, fetching first when the state says so.
+
+        Raises :class:`JWKSUnavailableError` when there are no usable keys and the fetch fails.
+        """
+        if self._due(kid):
+            with self._lock:
+                if self._due(kid):  # another thread may have fetched while this one waited
+                    run_sync(self._refresh_flow(), self)
+        return self._key_set()
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """Verify an access token and return its claims.
+
+        :class:`~authkit_core.errors.TokenError` for a bad token (``unknown_key`` when its ``kid`` is still not
+        in the JWKS after the refetch the cooldown allows); :class:`JWKSUnavailableError` in a JWKS outage.
+        """
+        parsed = parse_token(token)
+        return self._check(parsed, self.get_key_set(parsed.kid))
+
+    def close(self) -> None:
+        """Close the HTTP client if this cache created it."""
+        if self._owns_http:
+            self.http.close()
+
+
+class AsyncJWKSCache(_CacheShell[httpx.AsyncClient, anyio.Lock]):
+    """The JWKS cache for async code (anyio: asyncio or trio): concurrent tasks that need a fetch await one.
+
+    Constructor: ``(config, *, http=None, clock=time.time)``. ``http`` is the ``httpx.AsyncClient`` to fetch with
+    (one is created, and closed by :meth:`aclose`, when omitted); ``clock`` gives the current Unix time. Nothing
+    on this path blocks the event loop.
+    """
+
+    def _new_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=self.config.http_timeout_seconds)
+
+    def _new_lock(self) -> anyio.Lock:
+        return anyio.Lock()
+
+    async def get_key_set(self, kid: str | None = None) -> KeySet:
+        """As :meth:`JWKSCache.get_key_set`; the waiters await the one in-flight fetch."""
+        if self._due(kid):
+            async with self._lock:
+                if self._due(kid):  # another task may have fetched while this one waited
+                    await run_async(self._refresh_flow(), self)
+        return self._key_set()
+
+    async def verify(self, token: str) -> dict[str, Any]:
+        """Verify an access token and return its claims (errors as :meth:`JWKSCache.verify`)."""
+        parsed = parse_token(token)
+        return self._check(parsed, await self.get_key_set(parsed.kid))
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this cache created it."""
+        if self._owns_http:
+            await self.http.aclose()

@@ -1,0 +1,193 @@
+"""The ``SessionStore`` protocol: where a signed-in browser's session lives, and what refresh coordination needs.
+
+A store turns the request's cookies into a :class:`LoadedSession` and turns a saved session into the cookies to
+write back. Every method has a sync and an async (``a``-prefixed) form; stores with no I/O of their own (cookie,
+memory) get the async forms from :class:`SyncStoreMixin`.
+
+Refresh coordination (the engine's single-flight and lease protocol, see ``docs/refresh-coordination.md``):
+
+1. ``acquire_lease(loaded, owner, ttl)`` atomically claims the right to refresh this session; ``False`` means
+   another process holds an unexpired lease.
+2. ``reload(loaded)`` reads the session again, so a refresh someone else just finished is seen and reused.
+3. ``update(loaded, session, owner)`` stores the rotated tokens and releases the lease in one step.
+4. ``release_lease(loaded, owner)`` gives the lease back after a failed refresh. A crashed holder's lease simply
+   expires after ``ttl`` seconds.
+
+Stores whose state lives only in this process (``shared = False``) may answer ``acquire_lease`` with ``True``: the
+engine's in-process single-flight already serialises refreshes there.
+
+To write your own store, implement every method of :class:`SessionStore`; the behavioural suite in
+``tests/storage/`` runs against any store.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from ..config import AuthKitConfig
+from ..cookies import SetCookie
+from ..models import Session
+
+__all__ = ["LoadResult", "LoadedSession", "SessionStore", "SyncStoreMixin"]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedSession:
+    """A session read from a store.
+
+    ``key`` identifies the session for coordination (stable across refreshes where the store allows it);
+    ``ref`` is the store's own handle (the row handle for SQL, the chunk count for cookies ...).
+    """
+
+    session: Session
+    key: str = field(repr=False)
+    ref: object = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """What :meth:`SessionStore.load` found, and cookies to write regardless (e.g. expiring a bad cookie)."""
+
+    loaded: LoadedSession | None
+    cookies: tuple[SetCookie, ...] = ()
+    #: Why nothing was loaded although a cookie was present (``invalid_seal``, ``not_found`` ...), for logging.
+    reason: str | None = None
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    """Storage for sessions. See the module documentation for the coordination contract."""
+
+    #: Whether the store's state is shared between processes (and so needs leases to coordinate refreshes).
+    shared: bool
+
+    def bind(self, config: AuthKitConfig) -> None:
+        """Receive the configuration (cookie name, attributes, passwords). Called once by ``AuthKit``."""
+        ...
+
+    def load(self, cookies: Mapping[str, str]) -> LoadResult:
+        """Find the request's session. Never raises for bad cookies: those are a signed-out result."""
+        ...
+
+    def create(self, session: Session) -> tuple[LoadedSession, list[SetCookie]]:
+        """Store a new session (a sign-in) under a fresh handle and return the cookies that point to it."""
+        ...
+
+    def update(
+        self, loaded: LoadedSession, session: Session, owner: str | None = None
+    ) -> tuple[LoadedSession, list[SetCookie]]:
+        """Replace ``loaded`` with the refreshed ``session`` (releasing ``owner``'s lease)."""
+        ...
+
+    def delete(self, loaded: LoadedSession | None, cookies: Mapping[str, str]) -> list[SetCookie]:
+        """Remove the session and return the cookies that clear it from the browser."""
+        ...
+
+    def reload(self, loaded: LoadedSession) -> LoadedSession | None:
+        """Read the session again (``None`` when it is gone)."""
+        ...
+
+    def acquire_lease(self, loaded: LoadedSession, owner: str, ttl: float) -> bool:
+        """Claim the right to refresh for ``ttl`` seconds; ``False`` when another owner holds it."""
+        ...
+
+    def release_lease(self, loaded: LoadedSession, owner: str) -> None:
+        """Give the lease back (no-op when ``owner`` does not hold it)."""
+        ...
+
+    async def aload(self, cookies: Mapping[str, str]) -> LoadResult:
+        """Async :meth:`load`."""
+        ...
+
+    async def acreate(self, session: Session) -> tuple[LoadedSession, list[SetCookie]]:
+        """Async :meth:`create`."""
+        ...
+
+    async def aupdate(
+        self, loaded: LoadedSession, session: Session, owner: str | None = None
+    ) -> tuple[LoadedSession, list[SetCookie]]:
+        """Async :meth:`update`."""
+        ...
+
+    async def adelete(self, loaded: LoadedSession | None, cookies: Mapping[str, str]) -> list[SetCookie]:
+        """Async :meth:`delete`."""
+        ...
+
+    async def areload(self, loaded: LoadedSession) -> LoadedSession | None:
+        """Async :meth:`reload`."""
+        ...
+
+    async def aacquire_lease(self, loaded: LoadedSession, owner: str, ttl: float) -> bool:
+        """Async :meth:`acquire_lease`."""
+        ...
+
+    async def arelease_lease(self, loaded: LoadedSession, owner: str) -> None:
+        """Async :meth:`release_lease`."""
+        ...
+
+
+class SyncStoreMixin(ABC):
+    """Async methods for a store that does no I/O: each calls its sync twin directly."""
+
+    @abstractmethod
+    def load(self, cookies: Mapping[str, str]) -> LoadResult:
+        """See :meth:`SessionStore.load`."""
+
+    @abstractmethod
+    def create(self, session: Session) -> tuple[LoadedSession, list[SetCookie]]:
+        """See :meth:`SessionStore.create`."""
+
+    @abstractmethod
+    def update(
+        self, loaded: LoadedSession, session: Session, owner: str | None = None
+    ) -> tuple[LoadedSession, list[SetCookie]]:
+        """See :meth:`SessionStore.update`."""
+
+    @abstractmethod
+    def delete(self, loaded: LoadedSession | None, cookies: Mapping[str, str]) -> list[SetCookie]:
+        """See :meth:`SessionStore.delete`."""
+
+    @abstractmethod
+    def reload(self, loaded: LoadedSession) -> LoadedSession | None:
+        """See :meth:`SessionStore.reload`."""
+
+    def acquire_lease(self, loaded: LoadedSession, owner: str, ttl: float) -> bool:
+        """In-process stores rely on the engine's single-flight: the lease is always granted."""
+        return True
+
+    def release_lease(self, loaded: LoadedSession, owner: str) -> None:
+        """Nothing to release."""
+        return None
+
+    async def aload(self, cookies: Mapping[str, str]) -> LoadResult:
+        """Same as :meth:`load`."""
+        return self.load(cookies)
+
+    async def acreate(self, session: Session) -> tuple[LoadedSession, list[SetCookie]]:
+        """Same as :meth:`create`."""
+        return self.create(session)
+
+    async def aupdate(
+        self, loaded: LoadedSession, session: Session, owner: str | None = None
+    ) -> tuple[LoadedSession, list[SetCookie]]:
+        """Same as :meth:`update`."""
+        return self.update(loaded, session, owner)
+
+    async def adelete(self, loaded: LoadedSession | None, cookies: Mapping[str, str]) -> list[SetCookie]:
+        """Same as :meth:`delete`."""
+        return self.delete(loaded, cookies)
+
+    async def areload(self, loaded: LoadedSession) -> LoadedSession | None:
+        """Same as :meth:`reload`."""
+        return self.reload(loaded)
+
+    async def aacquire_lease(self, loaded: LoadedSession, owner: str, ttl: float) -> bool:
+        """Same as :meth:`acquire_lease`."""
+        return self.acquire_lease(loaded, owner, ttl)
+
+    async def arelease_lease(self, loaded: LoadedSession, owner: str) -> None:
+        """Same as :meth:`release_lease`."""
+        self.release_lease(loaded, owner)

@@ -1,0 +1,139 @@
+"""``CookieSessionStore``, the default: the whole sealed session lives in the ``wos-session`` cookie.
+
+The value is exactly what authkit-nextjs writes (iron ``Fe26.2`` over the camelCase session), so a Next.js app and
+a Python app can share it. A session too large for one browser cookie (4096 bytes) is split into numbered chunks
+``wos-session.0``, ``wos-session.1`` ... (authkit-nextjs cannot read those), or refused with
+``SessionError(code="cookie_too_large")`` when ``chunking=False``. Chunks a smaller session no longer needs are
+always expired. Nothing is stored server-side, so sign-out cannot revoke a copied cookie: use a SQL or memory
+store when that matters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+from ..config import AuthKitConfig
+from ..cookies import SetCookie, expired_cookie, session_cookie
+from ..errors import ConfigurationError, SealError, SessionError
+from ..iron import seal_session, unseal_session
+from ..models import Session
+from .base import LoadedSession, LoadResult, SyncStoreMixin
+
+__all__ = ["BROWSER_COOKIE_LIMIT", "CookieSessionStore"]
+
+#: The size every browser accepts for one cookie (RFC 6265 section 6.1), name and attributes included.
+BROWSER_COOKIE_LIMIT = 4096
+#: No more chunks than this are read, so a request cannot make us join unbounded input.
+MAX_CHUNKS = 10
+
+
+class CookieSessionStore(SyncStoreMixin):
+    """Sessions sealed into the browser's cookie (see the module documentation)."""
+
+    shared = False
+
+    def __init__(self, *, chunking: bool = True, max_cookie_size: int = BROWSER_COOKIE_LIMIT) -> None:
+        self.chunking = chunking
+        self.max_cookie_size = max_cookie_size
+        self._config: AuthKitConfig | None = None
+
+    def bind(self, config: AuthKitConfig) -> None:
+        """Receive the configuration."""
+        self._config = config
+
+    @property
+    def config(self) -> AuthKitConfig:
+        """The bound configuration."""
+        if self._config is None:
+            raise ConfigurationError("CookieSessionStore is not bound: pass it to AuthKit(store=...)")
+        return self._config
+
+    def _present(self, cookies: Mapping[str, str]) -> tuple[str, ...]:
+        """Our cookie names in the request: the plain one and any chunks."""
+        name = self.config.cookie_name
+        prefix = name + "."
+        return tuple(n for n in cookies if n == name or (n.startswith(prefix) and n[len(prefix) :].isdigit()))
+
+    def _read(self, cookies: Mapping[str, str]) -> str | None:
+        name = self.config.cookie_name
+        if cookies.get(name):
+            return cookies[name]
+        parts: list[str] = []
+        for index in range(MAX_CHUNKS):
+            part = cookies.get(f"{name}.{index}")
+            if not part:
+                break
+            parts.append(part)
+        return "".join(parts) or None
+
+    def load(self, cookies: Mapping[str, str]) -> LoadResult:
+        """Unseal the session from the cookie (or its chunks)."""
+        value = self._read(cookies)
+        if value is None:
+            return LoadResult(None)
+        try:
+            session = unseal_session(value, self.config.cookie_passwords)
+        except SealError as exc:
+            clear = tuple(expired_cookie(self.config, n) for n in self._present(cookies))
+            return LoadResult(None, clear, reason=exc.code)
+        key = hashlib.sha256(session.refresh_token.encode()).hexdigest()
+        return LoadResult(LoadedSession(session, key, self._present(cookies)))
+
+    def cookies_for(self, session: Session, present: tuple[str, ...] = ()) -> list[SetCookie]:
+        """The cookies that carry ``session``, plus expiries for the ``present`` names no longer used."""
+        config, name = self.config, self.config.cookie_name
+        sealed = seal_session(session, config.cookie_passwords)
+        whole = session_cookie(config, name, sealed)
+        size = len(whole.header_value().encode())
+        if size <= self.max_cookie_size:
+            out = [whole]
+        elif not self.chunking:
+            raise SessionError(
+                f"the sealed session is {size} bytes, over the {self.max_cookie_size}-byte cookie limit; enable "
+                "chunking, or use a server-side store (SQLSessionStore, MemorySessionStore)",
+                code="cookie_too_large",
+            )
+        else:
+            out = self._chunks(sealed)
+        written = {c.name for c in out}
+        out.extend(expired_cookie(config, n) for n in present if n not in written)
+        return out
+
+    def _chunks(self, sealed: str) -> list[SetCookie]:
+        config, name = self.config, self.config.cookie_name
+        overhead = len(session_cookie(config, f"{name}.{MAX_CHUNKS}", "").header_value().encode())
+        room = self.max_cookie_size - overhead
+        pieces = [sealed[i : i + room] for i in range(0, len(sealed), room)]
+        if room <= 0 or len(pieces) > MAX_CHUNKS:
+            raise SessionError(
+                f"the sealed session needs more than {MAX_CHUNKS} cookies; use a server-side store",
+                code="cookie_too_large",
+            )
+        return [session_cookie(config, f"{name}.{i}", piece) for i, piece in enumerate(pieces)]
+
+    def create(self, session: Session) -> tuple[LoadedSession, list[SetCookie]]:
+        """Seal a new session into cookies."""
+        key = hashlib.sha256(session.refresh_token.encode()).hexdigest()
+        cookies = self.cookies_for(session)
+        return LoadedSession(session, key, tuple(c.name for c in cookies)), cookies
+
+    def update(
+        self, loaded: LoadedSession, session: Session, owner: str | None = None
+    ) -> tuple[LoadedSession, list[SetCookie]]:
+        """Seal the refreshed session, expiring chunks it no longer needs."""
+        present = loaded.ref if isinstance(loaded.ref, tuple) else ()
+        cookies = self.cookies_for(session, present)
+        key = hashlib.sha256(session.refresh_token.encode()).hexdigest()
+        return LoadedSession(session, key, tuple(c.name for c in cookies if not c.is_deletion)), cookies
+
+    def delete(self, loaded: LoadedSession | None, cookies: Mapping[str, str]) -> list[SetCookie]:
+        """Expire every cookie of ours the request carried (the plain cookie at least)."""
+        names = set(self._present(cookies)) | {self.config.cookie_name}
+        if loaded is not None and isinstance(loaded.ref, tuple):
+            names.update(loaded.ref)
+        return [expired_cookie(self.config, n) for n in sorted(names)]
+
+    def reload(self, loaded: LoadedSession) -> LoadedSession | None:
+        """Cookies are not shared: the session is what the request carried."""
+        return loaded
