@@ -340,6 +340,7 @@ def test_seal_without_password_id_needs_the_default_id() -> None:
         {"1": OLD, "two": NEW},
         {"02": NEW},
         {"-1": NEW},
+        {"1" + "0" * 20: NEW},
         "😀" * 15,  # 30 UTF-16 code units
     ],
 )
@@ -397,6 +398,7 @@ def test_expiry_is_checked_against_the_real_clock_by_default() -> None:
 def test_a_huge_authenticated_expiry_is_far_future() -> None:
     assert unseal(forge(b'{"a":1}', expiration="9" * 5000), PASSWORD) == {"a": 1}
     assert seal_code(forge(b'{"a":1}', expiration="0" * 30 + "1"), PASSWORD, now=NOW) == "expired_seal"
+    assert seal_code(forge(b'{"a":1}', expiration="0" * 5000), PASSWORD, now=NOW) == "expired_seal"
 
 
 # --- tampering -------------------------------------------------------------------------------------------------

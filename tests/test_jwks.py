@@ -279,6 +279,29 @@ def test_refresh_flow_records_errors_instead_of_raising(keys: Keys) -> None:
     assert state.fetched_at == 50.0
 
 
+def test_refetch_in_flight_does_not_hold_up_known_kids(keys: Keys) -> None:
+    from authkit_core.flow import Flow
+
+    state = new_state()
+    state.record_success(keys.jwks("k1"), 0.0)
+
+    def slow_fetch() -> Flow[Any]:
+        yield "pending"  # stands for the HTTP effect still in flight
+        return keys.jwks("k1", "k2")
+
+    flow = state.refresh_flow(slow_fetch(), lambda: TTL + 1)
+    assert state.needs_fetch("k1", TTL)  # past the TTL, nothing in flight yet
+    assert next(flow) == "pending"
+    assert not state.needs_fetch("k1", TTL)  # a refetch is running: serve the current keys meanwhile
+    assert not state.needs_fetch(None, TTL)
+    assert state.needs_fetch("k2", TTL)  # unknown kid: wait for the refetch
+    assert state.needs_fetch("k1", TTL + STALE)  # the keys are no longer usable: wait too
+    with pytest.raises(StopIteration):
+        flow.send(None)
+    assert not state.needs_fetch("k2", TTL + 2)
+    assert not state.needs_fetch("k1", TTL + 2)
+
+
 # --------------------------------------------------------------------------- shells over a mock transport
 
 
@@ -355,6 +378,32 @@ def test_sync_cache_serves_stale_keys_through_an_outage(keys: Keys) -> None:
     clock.advance(STALE)
     with pytest.raises(JWKSUnavailableError):
         cache.verify(keys.token("k1", now=clock.now))
+
+
+def test_sync_cache_serves_known_kids_while_a_refetch_is_slow(keys: Keys) -> None:
+    entered, release = threading.Event(), threading.Event()
+    endpoint, clock = FakeJWKSEndpoint(keys.jwks("k1")), FakeClock()
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        if endpoint.calls >= 1:
+            entered.set()
+            assert release.wait(10)
+        return endpoint(request)
+
+    cache = JWKSCache(make_config(), http=httpx.Client(transport=httpx.MockTransport(slow)), clock=clock)
+    cache.verify(keys.token("k1", now=clock.now))
+    clock.advance(TTL + 1)
+    refetching = threading.Thread(target=cache.verify, args=(keys.token("k1", now=clock.now),))
+    refetching.start()
+    try:
+        assert entered.wait(10)
+        started = time.monotonic()
+        assert cache.verify(keys.token("k1", now=clock.now))["sub"] == "user_1"  # no wait for the refetch
+        assert time.monotonic() - started < 1
+    finally:
+        release.set()
+        refetching.join(10)
+    assert endpoint.calls == 2
 
 
 def test_sync_cache_rotation(keys: Keys) -> None:

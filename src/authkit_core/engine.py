@@ -298,7 +298,10 @@ class AuthKit:
             claims = yield _Verify(loaded.session.access_token)
             current = user_info_from_session(loaded.session, claims)
         except TokenError as exc:
-            if exc.code != "token_expired":
+            # An expired token, or one signed by a key the cached JWKS does not have yet (a rotation that landed
+            # inside the refetch cooldown), is refreshed: the refresh needs no JWKS and the seal proves the cookie
+            # is ours. Anything else (bad signature, another user's token) ends the session.
+            if exc.code not in ("token_expired", "unknown_key"):
                 logger.info("authkit: access token rejected: %s", exc.code)
                 result.add_cookies((yield _Store("delete", (loaded, cookies))))
                 result.reason = exc.code
@@ -348,7 +351,9 @@ class AuthKit:
             if self.on_session_refresh_error is not None:
                 yield _Callback(self.on_session_refresh_error, (error, error.is_transient))
             result.error = error
-            if not error.is_transient:
+            # A refused organization switch leaves the current session as it was (WorkOS refused the grant, so
+            # the refresh token was not spent); any other terminal failure ends the session.
+            if not error.is_transient and not (explicit and organization_id is not None):
                 try:
                     result.add_cookies((yield _Store("delete", (loaded, cookies))))
                 except SessionError:

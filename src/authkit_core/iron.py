@@ -188,7 +188,8 @@ def _sealing_password(passwords: str | Mapping[str, str]) -> tuple[str, str]:
         raise ConfigurationError("no sealing password given")
     highest = -1
     for key in passwords:
-        if not isinstance(key, str) or not key.isascii() or not key.isdigit():
+        # iron-session picks the id with Number(); past 15 digits that is no longer exact.
+        if not isinstance(key, str) or not key.isascii() or not key.isdigit() or len(key) > 15:
             raise ConfigurationError("to seal with a password map, every password id must be a whole number")
         highest = max(highest, int(key))
     password_id = str(highest)
@@ -296,7 +297,8 @@ def _js_parse_int(text: str) -> int | None:
 def _expired(expiration: str, now: float | None) -> bool:
     """Whether a (digits-only) expiry in milliseconds is past, allowing iron's 60 s of clock skew."""
     # More than 20 digits is beyond any real clock (and int() refuses thousands of digits).
-    return len(expiration.lstrip("0")) <= 20 and int(expiration) <= _now_ms(now) - _SKEW_MS
+    digits = expiration.lstrip("0") or "0"
+    return len(digits) <= 20 and int(digits) <= _now_ms(now) - _SKEW_MS
 
 
 def _now_ms(now: float | None) -> int:

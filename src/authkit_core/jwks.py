@@ -6,6 +6,7 @@ The decisions live once, in the pure :class:`JWKSState` (no I/O, the clock is a 
   names an unknown ``kid`` and ``jwks_refetch_cooldown_seconds`` have passed since the last fetch (a flood of
   tokens with random ``kid``\\ s costs at most one fetch per cooldown);
 - after a failed fetch, wait a cooldown before the next attempt (no hammering of a failing endpoint);
+- while a refetch is in flight, callers whose ``kid`` the current (still usable) keys know do not wait for it;
 - while refetches fail, keep serving the last good keys for ``jwks_stale_seconds`` past their TTL; a JWKS that
   does not parse is such a failure and keeps the old keys.
 
@@ -124,6 +125,7 @@ class JWKSState:
         self._keys: _Keys | None = None
         self._last_attempt_at: float | None = None
         self._last_failure: AuthKitError | None = None
+        self._fetching = False
 
     @classmethod
     def from_config(cls, config: AuthKitConfig) -> JWKSState:
@@ -152,19 +154,27 @@ class JWKSState:
         return self._last_failure
 
     def needs_fetch(self, kid: str | None, now: float) -> bool:
-        """Whether to fetch before serving a token signed with ``kid`` (``None``: no particular key).
+        """Whether a caller with a token signed with ``kid`` (``None``: no particular key) must fetch, or wait for
+        the fetch in flight, before verifying.
 
-        Never within a cooldown of a failed fetch. Otherwise: when there are no keys, when they are past their
-        TTL, or when ``kid`` is unknown and a cooldown has passed since the last fetch.
+        Never within a cooldown of a failed fetch. Never while a refetch is in flight if the current keys are
+        still usable and know ``kid`` (stale-while-revalidate: requests do not queue behind a slow JWKS
+        endpoint). Otherwise: when there are no keys, when they are past their TTL, or when ``kid`` is unknown
+        and a cooldown has passed since the last fetch.
         """
         last = self._last_attempt_at
         cooled = last is None or now >= last + self.cooldown
         if self._last_failure is not None and not cooled:
             return False
         keys = self._keys
-        if keys is None or now >= keys.fetched_at + self.ttl:
+        if keys is None:
             return True
-        return kid is not None and kid not in keys.kids and cooled
+        known = kid is None or kid in keys.kids
+        if self._fetching and known and now < keys.fetched_at + self.ttl + self.stale:
+            return False
+        if now >= keys.fetched_at + self.ttl:
+            return True
+        return not known and cooled
 
     def usable_keys(self, now: float) -> KeySet | None:
         """The keys to verify with: the last good ones within their TTL plus the stale window, else ``None``."""
@@ -201,13 +211,19 @@ class JWKSState:
         self._last_failure = error.with_traceback(None)  # keep the error, not the frames it was raised in
 
     def refresh_flow(self, fetch: Flow[Any], clock: Callable[[], float]) -> Flow[None]:
-        """Run the ``fetch`` flow and record its outcome (an :class:`AuthKitError` is recorded, not raised)."""
+        """Run the ``fetch`` flow and record its outcome (an :class:`AuthKitError` is recorded, not raised).
+
+        While it runs, the fetch counts as in flight for :meth:`needs_fetch`.
+        """
+        self._fetching = True
         try:
             jwks = yield from fetch
         except AuthKitError as exc:
             self.record_failure(exc, clock())
         else:
             self.record_success(jwks, clock())
+        finally:
+            self._fetching = False
 
 
 class _CacheShell(Generic[_H, _L]):

@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, make_url, select, update
 from sqlalchemy.engine import Row
 
-from authkit_core import AuthKitConfig, ConfigurationError, SessionError
+from authkit_core import AuthKitConfig, ConfigurationError, SessionError, SessionUnavailableError
 from authkit_core.cookies import SetCookie
 from authkit_core.iron import seal, unseal
 from authkit_core.models import Session, User
@@ -461,9 +461,9 @@ def test_database_down_raises_session_error_without_secrets(db: str) -> None:
     for call in calls:
         with pytest.raises(SessionError) as info:
             call()
-        assert type(info.value) is SessionError
+        assert type(info.value) is SessionUnavailableError
         assert info.value.is_transient is True
-        assert info.value.code == "session_store_unavailable"
+        assert info.value.code == "storage_unavailable"
         assert "s3cr3t" not in str(info.value)
         assert PASSWORD not in str(info.value)
     # Bad input still needs no database.
@@ -639,7 +639,7 @@ async def test_native_async_database_down_raises_session_error(db: str) -> None:
         ):
             with pytest.raises(SessionError) as info:
                 await call()
-            assert type(info.value) is SessionError
+            assert type(info.value) is SessionUnavailableError
             assert info.value.is_transient
             assert "s3cr3t" not in str(info.value)
     finally:

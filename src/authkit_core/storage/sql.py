@@ -19,7 +19,6 @@ import asyncio
 import hashlib
 import json
 import os
-import secrets
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -56,13 +55,20 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import BindParameter
 
-from .. import iron
 from ..config import AuthKitConfig
 from ..cookies import SetCookie, expired_cookie, session_cookie
-from ..errors import ConfigurationError, InvalidResponseError, SealError, SessionError, TokenError
+from ..errors import (
+    ConfigurationError,
+    InvalidResponseError,
+    SealError,
+    SessionError,
+    SessionUnavailableError,
+    TokenError,
+)
 from ..models import Session
 from ..tokens import get_token_claims
 from .base import LoadedSession, LoadResult
+from .handles import handle_id, new_handle, open_handle, seal_handle
 
 if TYPE_CHECKING:  # imported lazily: SQLAlchemy's asyncio support needs greenlet, sync use does not
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -126,10 +132,6 @@ def ddl(dialect: str, table_name: str = DEFAULT_TABLE_NAME) -> str:
 # --- secrets: handle -> row id, key; payload encryption -------------------------------------------------------
 
 
-def _row_id(handle: str) -> str:
-    return hashlib.sha256(handle.encode()).hexdigest()
-
-
 def _aead(handle: str) -> AESGCM:
     key = HKDF(algorithm=SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(handle.encode())
     return AESGCM(key)
@@ -166,15 +168,10 @@ def _owner(owner: str) -> str:
     return owner if len(owner) <= _OWNER_MAX else hashlib.sha256(owner.encode()).hexdigest()
 
 
-def _storage_error(exc: BaseException) -> SessionError:
+def _storage_error(exc: BaseException) -> SessionUnavailableError:
     """A transient :class:`SessionError` naming only the error's type (driver messages may quote data)."""
     cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    err = SessionError(
-        f"the session database failed ({type(cause).__name__}); check that it is reachable",
-        code="session_store_unavailable",
-    )
-    err.is_transient = True
-    return err
+    return SessionUnavailableError(f"the session database failed ({type(cause).__name__}); check that it is reachable")
 
 
 def _is_async_engine(value: object) -> TypeGuard[AsyncEngine]:
@@ -411,15 +408,14 @@ class SQLSessionStore:
         if not raw:
             return None
         try:
-            opened = iron.unseal(raw, config.cookie_passwords)
-        except (SealError, ValueError, TypeError):
+            handle = open_handle(raw, config.cookie_passwords)
+        except SealError:
             return ""
-        handle = opened.get("h") if isinstance(opened, dict) else None
-        return handle if isinstance(handle, str) and 16 <= len(handle) <= 256 else ""
+        return handle if 16 <= len(handle) <= 256 else ""
 
     def _cookie(self, handle: str) -> SetCookie:
         config = self._bound()
-        return session_cookie(config, config.cookie_name, iron.seal({"h": handle}, config.cookie_passwords))
+        return session_cookie(config, config.cookie_name, seal_handle(handle, config.cookie_passwords))
 
     def _expired(self) -> SetCookie:
         config = self._bound()
@@ -446,7 +442,7 @@ class SQLSessionStore:
             return _Done(LoadResult(None))
         if not handle:
             return _Done(LoadResult(None, (self._expired(),), reason="invalid_seal"))
-        read = self._read(_row_id(handle), handle)
+        read = self._read(handle_id(handle), handle)
 
         def finish(result: CursorResult[Any]) -> LoadResult:
             found = read.finish(result)
@@ -465,8 +461,8 @@ class SQLSessionStore:
         }
 
     def _create(self, session: Session) -> _Step[tuple[LoadedSession, list[SetCookie]]]:
-        handle = secrets.token_urlsafe(32)
-        row_id = _row_id(handle)
+        handle = new_handle()
+        row_id = handle_id(handle)
         now = time.time()
         values = {"id": row_id, "created_at": now, "updated_at": now, "version": 1}
         values.update(self._write_values(handle, row_id, session, now))
@@ -475,7 +471,7 @@ class SQLSessionStore:
 
     def _update(self, loaded: LoadedSession, session: Session) -> _Step[tuple[LoadedSession, list[SetCookie]]]:
         handle = loaded.ref
-        if not isinstance(handle, str) or _row_id(handle) != loaded.key:
+        if not isinstance(handle, str) or handle_id(handle) != loaded.key:
             raise SessionError("this LoadedSession does not come from a SQLSessionStore")
         now = time.time()
         values = {f"new_{k}": v for k, v in self._write_values(handle, loaded.key, session, now).items()}
@@ -493,7 +489,7 @@ class SQLSessionStore:
         row_id = loaded.key if loaded is not None else None
         if row_id is None:
             handle = self._handle_from_cookies(cookies)
-            row_id = _row_id(handle) if handle else None
+            row_id = handle_id(handle) if handle else None
         if row_id is None:
             return _Done(answer)
         return _Step(self._sql.delete, {"row_id": row_id}, lambda _result: answer)
