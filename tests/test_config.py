@@ -99,3 +99,10 @@ def test_secrets_not_in_repr() -> None:
     text = repr(AuthKitConfig.from_env(ENV))
     assert "sk_test_abc" not in text
     assert PASSWORD not in text
+
+
+@pytest.mark.parametrize("bad_id", ["old", "02", "1.5", ""])
+def test_password_map_ids_must_be_whole_numbers(bad_id: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        AuthKitConfig(client_id="c", api_key="k", redirect_uri="http://x/cb", cookie_password={bad_id: "a" * 32})
+    assert info.value.variable == "WORKOS_COOKIE_PASSWORD"

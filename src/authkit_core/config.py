@@ -80,6 +80,14 @@ class AuthKitConfig:
                 "no cookie password; set WORKOS_COOKIE_PASSWORD to a random string of at least 32 characters",
                 variable="WORKOS_COOKIE_PASSWORD",
             )
+        if not isinstance(self.cookie_password, str):
+            for pid in passwords:
+                if not (isinstance(pid, str) and pid.isdigit() and len(pid) <= 15 and (pid == "0" or pid[0] != "0")):
+                    raise ConfigurationError(
+                        f"cookie password id {pid!r} is not a whole number; iron-session seals with the highest "
+                        "numeric id, so use ids like {'1': old, '2': new}",
+                        variable="WORKOS_COOKIE_PASSWORD",
+                    )
         for pid, pw in passwords.items():
             if not isinstance(pw, str) or len(pw) < MIN_PASSWORD_LENGTH:
                 raise ConfigurationError(
