@@ -594,7 +594,7 @@ def test_emulator_down_mid_life_serves_stale_keys(workos_emulator: Emulator) -> 
     config = workos_emulator.config(
         jwks_cache_ttl_seconds=60, jwks_stale_seconds=600, jwks_refetch_cooldown_seconds=30, max_retries=0
     )
-    cache = JWKSCache(config, clock=clock)
+    cache = JWKSCache(config, clock=clock, verified_cache_size=0)  # every verify consults the key state
     token = workos_emulator.mint_access_token("user_alice", expires_in=3600)
     assert cache.verify(token)["sub"] == "user_alice"
     workos_emulator.inject_fault("/sso/jwks/*", status=503, count=100)
@@ -657,3 +657,32 @@ async def test_emulator_rotation_async(workos_emulator: Emulator) -> None:
     assert workos_emulator.current_kid == new
     assert jwks_fetches(workos_emulator) == 2
     await cache.aclose()
+
+
+def test_verified_tokens_are_remembered_until_they_expire(workos_emulator: Emulator) -> None:
+    clock = OffsetClock()
+    config = workos_emulator.config(jwt_leeway_seconds=0, jwks_cache_ttl_seconds=60, max_retries=0)
+    cache = JWKSCache(config, clock=clock, verified_cache_size=2)
+    token = workos_emulator.mint_access_token("user_alice", expires_in=120)
+    first = cache.verify(token)
+    workos_emulator.inject_fault("/sso/jwks/*", status=503, count=100)
+    clock.offset = 61  # keys are past their TTL and the endpoint is down, yet a known token needs neither
+    second = cache.verify(token)
+    assert second == first
+    second["sub"] = "mutated"  # callers get copies: the cache cannot be poisoned
+    assert cache.verify(token)["sub"] == "user_alice"
+    assert jwks_fetches(workos_emulator) == 1
+    clock.offset = 121  # expired: the remembered claims are dropped and verification says so
+    workos_emulator.clear_faults()
+    with pytest.raises(TokenError) as info:
+        cache.verify(token)
+    assert info.value.code == "token_expired"
+    cache.close()
+
+
+def test_verified_cache_is_bounded(workos_emulator: Emulator) -> None:
+    cache = JWKSCache(workos_emulator.config(), verified_cache_size=3)
+    for _ in range(10):
+        cache.verify(workos_emulator.mint_access_token("user_alice", expires_in=600))
+    assert len(cache._verified) == 3
+    cache.close()

@@ -19,8 +19,10 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -191,8 +193,23 @@ class AuthKit:
         self.clock = clock
         self._http = http
         self._async_http = async_http
+        self._infos: OrderedDict[str, tuple[Session, UserInfo]] = OrderedDict()
+        self._infos_lock = threading.Lock()
         self._sync_io: _SyncIO | None = None
         self._async_io: _AsyncIO | None = None
+
+    def _user_info(self, session: Session, claims: dict[str, Any]) -> UserInfo:
+        """``UserInfo`` for a verified session, remembered per session object (stores that cache what they open
+        hand back the same object for the same cookie, so a repeated request builds nothing)."""
+        hit = self._infos.get(session.access_token)
+        if hit is not None and hit[0] is session:
+            return hit[1]
+        info = user_info_from_session(session, claims)
+        with self._infos_lock:
+            self._infos[session.access_token] = (session, info)
+            while len(self._infos) > 1024:
+                self._infos.popitem(last=False)
+        return info
 
     # resources are created on first use, so an app that is only sync (or only async) never builds the other
     def _sio(self) -> _SyncIO:
@@ -296,7 +313,7 @@ class AuthKit:
         claims: dict[str, Any] | None = None
         try:
             claims = yield _Verify(loaded.session.access_token)
-            current = user_info_from_session(loaded.session, claims)
+            current = self._user_info(loaded.session, claims)
         except TokenError as exc:
             # An expired token, or one signed by a key the cached JWKS does not have yet (a rotation that landed
             # inside the refetch cooldown), is refreshed: the refresh needs no JWKS and the seal proves the cookie

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -235,6 +236,7 @@ class _CacheShell(Generic[_H, _L]):
         *,
         http: _H | None = None,
         clock: Callable[[], float] = time.time,
+        verified_cache_size: int = 4096,
     ) -> None:
         self.config = config
         self.state = JWKSState.from_config(config)
@@ -242,6 +244,32 @@ class _CacheShell(Generic[_H, _L]):
         self._owns_http = http is None
         self.http: _H = http if http is not None else self._new_client()
         self._lock: _L = self._new_lock()
+        # Tokens already verified, with their claims, until they expire: a repeated request costs a dict lookup,
+        # not an RSA verification. Bounded, least recently used first out.
+        self._verified: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._verified_lock = threading.Lock()
+        self.verified_cache_size = verified_cache_size
+
+    def _recall(self, token: str) -> dict[str, Any] | None:
+        """The claims of ``token`` if it was verified before and has not expired since."""
+        with self._verified_lock:
+            hit = self._verified.get(token)
+            if hit is None:
+                return None
+            if hit[0] <= self.clock():
+                del self._verified[token]
+                return None
+            self._verified.move_to_end(token)
+        return dict(hit[1])
+
+    def _remember(self, token: str, claims: dict[str, Any]) -> dict[str, Any]:
+        exp = claims.get("exp")
+        if self.verified_cache_size > 0 and isinstance(exp, int | float) and not isinstance(exp, bool):
+            with self._verified_lock:
+                self._verified[token] = (float(exp) + self.config.jwt_leeway_seconds, dict(claims))
+                while len(self._verified) > self.verified_cache_size:
+                    self._verified.popitem(last=False)
+        return claims
 
     def _new_client(self) -> _H:
         raise NotImplementedError
@@ -268,8 +296,9 @@ class _CacheShell(Generic[_H, _L]):
 class JWKSCache(_CacheShell[httpx.Client, threading.Lock]):
     """The JWKS cache for threaded (sync) code: concurrent threads that need a fetch share one.
 
-    Constructor: ``(config, *, http=None, clock=time.time)``. ``http`` is the ``httpx.Client`` to fetch with (one
-    is created, and closed by :meth:`close`, when omitted); ``clock`` gives the current Unix time.
+    Constructor: ``(config, *, http=None, clock=time.time, verified_cache_size=4096)``. Tokens verified once are
+    remembered (claims until ``exp``, at most ``verified_cache_size``). ``http`` is the ``httpx.Client`` to fetch
+    with (one is created, and closed by :meth:`close`, when omitted); ``clock`` gives the current Unix time.
     """
 
     def _new_client(self) -> httpx.Client:
@@ -295,8 +324,11 @@ class JWKSCache(_CacheShell[httpx.Client, threading.Lock]):
         :class:`~authkit_core.errors.TokenError` for a bad token (``unknown_key`` when its ``kid`` is still not
         in the JWKS after the refetch the cooldown allows); :class:`JWKSUnavailableError` in a JWKS outage.
         """
+        claims = self._recall(token)
+        if claims is not None:
+            return claims
         parsed = parse_token(token)
-        return self._check(parsed, self.get_key_set(parsed.kid))
+        return self._remember(token, self._check(parsed, self.get_key_set(parsed.kid)))
 
     def close(self) -> None:
         """Close the HTTP client if this cache created it."""
@@ -307,7 +339,8 @@ class JWKSCache(_CacheShell[httpx.Client, threading.Lock]):
 class AsyncJWKSCache(_CacheShell[httpx.AsyncClient, anyio.Lock]):
     """The JWKS cache for async code (anyio: asyncio or trio): concurrent tasks that need a fetch await one.
 
-    Constructor: ``(config, *, http=None, clock=time.time)``. ``http`` is the ``httpx.AsyncClient`` to fetch with
+    Constructor: ``(config, *, http=None, clock=time.time, verified_cache_size=4096)``; verified tokens are
+    remembered as in :class:`JWKSCache`. ``http`` is the ``httpx.AsyncClient`` to fetch with
     (one is created, and closed by :meth:`aclose`, when omitted); ``clock`` gives the current Unix time. Nothing
     on this path blocks the event loop.
     """
@@ -328,8 +361,11 @@ class AsyncJWKSCache(_CacheShell[httpx.AsyncClient, anyio.Lock]):
 
     async def verify(self, token: str) -> dict[str, Any]:
         """Verify an access token and return its claims (errors as :meth:`JWKSCache.verify`)."""
+        claims = self._recall(token)
+        if claims is not None:
+            return claims
         parsed = parse_token(token)
-        return self._check(parsed, await self.get_key_set(parsed.kid))
+        return self._remember(token, self._check(parsed, await self.get_key_set(parsed.kid)))
 
     async def aclose(self) -> None:
         """Close the HTTP client if this cache created it."""

@@ -11,6 +11,8 @@ store when that matters.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 
 from ..config import AuthKitConfig
@@ -33,10 +35,34 @@ class CookieSessionStore(SyncStoreMixin):
 
     shared = False
 
-    def __init__(self, *, chunking: bool = True, max_cookie_size: int = BROWSER_COOKIE_LIMIT) -> None:
+    def __init__(
+        self, *, chunking: bool = True, max_cookie_size: int = BROWSER_COOKIE_LIMIT, cache_size: int = 1024
+    ) -> None:
         self.chunking = chunking
         self.max_cookie_size = max_cookie_size
+        self.cache_size = cache_size
         self._config: AuthKitConfig | None = None
+        # Cookie values opened (or written) recently: a browser sends the same cookie on every request, so a
+        # repeated request skips the unseal. Keyed on the exact value; bounded, least recently used first out.
+        self._opened: OrderedDict[str, tuple[Session, str]] = OrderedDict()
+        self._opened_lock = threading.Lock()
+
+    def _recall(self, value: str) -> tuple[Session, str] | None:
+        with self._opened_lock:
+            hit = self._opened.get(value)
+            if hit is not None:
+                self._opened.move_to_end(value)
+            return hit
+
+    def _remember(self, value: str, session: Session) -> tuple[Session, str]:
+        entry = (session, _session_key(session))
+        if self.cache_size <= 0:
+            return entry
+        with self._opened_lock:
+            self._opened[value] = entry
+            while len(self._opened) > self.cache_size:
+                self._opened.popitem(last=False)
+        return entry
 
     def bind(self, config: AuthKitConfig) -> None:
         """Receive the configuration."""
@@ -72,18 +98,21 @@ class CookieSessionStore(SyncStoreMixin):
         value = self._read(cookies)
         if value is None:
             return LoadResult(None)
-        try:
-            session = unseal_session(value, self.config.cookie_passwords)
-        except SealError as exc:
-            clear = tuple(expired_cookie(self.config, n) for n in self._present(cookies))
-            return LoadResult(None, clear, reason=exc.code)
-        key = hashlib.sha256(session.refresh_token.encode()).hexdigest()
-        return LoadResult(LoadedSession(session, key, self._present(cookies)))
+        hit = self._recall(value)
+        if hit is None:
+            try:
+                opened = unseal_session(value, self.config.cookie_passwords)
+            except SealError as exc:
+                clear = tuple(expired_cookie(self.config, n) for n in self._present(cookies))
+                return LoadResult(None, clear, reason=exc.code)
+            hit = self._remember(value, opened)
+        return LoadResult(LoadedSession(hit[0], hit[1], self._present(cookies)))
 
     def cookies_for(self, session: Session, present: tuple[str, ...] = ()) -> list[SetCookie]:
         """The cookies that carry ``session``, plus expiries for the ``present`` names no longer used."""
         config, name = self.config, self.config.cookie_name
         sealed = seal_session(session, config.cookie_passwords)
+        self._remember(sealed, session)
         whole = session_cookie(config, name, sealed)
         size = len(whole.header_value().encode())
         if size <= self.max_cookie_size:
@@ -114,9 +143,8 @@ class CookieSessionStore(SyncStoreMixin):
 
     def create(self, session: Session) -> tuple[LoadedSession, list[SetCookie]]:
         """Seal a new session into cookies."""
-        key = hashlib.sha256(session.refresh_token.encode()).hexdigest()
         cookies = self.cookies_for(session)
-        return LoadedSession(session, key, tuple(c.name for c in cookies)), cookies
+        return LoadedSession(session, _session_key(session), tuple(c.name for c in cookies)), cookies
 
     def update(
         self, loaded: LoadedSession, session: Session, owner: str | None = None
@@ -124,8 +152,8 @@ class CookieSessionStore(SyncStoreMixin):
         """Seal the refreshed session, expiring chunks it no longer needs."""
         present = loaded.ref if isinstance(loaded.ref, tuple) else ()
         cookies = self.cookies_for(session, present)
-        key = hashlib.sha256(session.refresh_token.encode()).hexdigest()
-        return LoadedSession(session, key, tuple(c.name for c in cookies if not c.is_deletion)), cookies
+        names = tuple(c.name for c in cookies if not c.is_deletion)
+        return LoadedSession(session, _session_key(session), names), cookies
 
     def delete(self, loaded: LoadedSession | None, cookies: Mapping[str, str]) -> list[SetCookie]:
         """Expire every cookie of ours the request carried (the plain cookie at least)."""
@@ -137,3 +165,8 @@ class CookieSessionStore(SyncStoreMixin):
     def reload(self, loaded: LoadedSession) -> LoadedSession | None:
         """Cookies are not shared: the session is what the request carried."""
         return loaded
+
+
+def _session_key(session: Session) -> str:
+    """The coordination key of a cookie session: a hash of its refresh token (it changes with every refresh)."""
+    return hashlib.sha256(session.refresh_token.encode()).hexdigest()
