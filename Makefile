@@ -24,7 +24,7 @@ demo: venv
 	$(BIN)/python -m authkit_core.testing.walkthrough
 
 lint: venv
-	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff check $(wildcard src tests benchmarks examples)
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 
