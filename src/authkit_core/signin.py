@@ -17,7 +17,7 @@ import hmac
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Unpack
 from urllib.parse import unquote, urlsplit
 
 from .config import AuthKitConfig
@@ -25,7 +25,7 @@ from .cookies import SetCookie
 from .errors import AuthKitError, SealError
 from .iron import seal, unseal
 from .pkce import code_challenge, generate_code_verifier, generate_nonce
-from .workos_api import authorization_url
+from .workos_api import AuthorizationOptions, authorization_url
 
 __all__ = [
     "NO_STORE_CACHE_CONTROL",
@@ -121,15 +121,10 @@ def start_sign_in(
     *,
     return_pathname: str | None = None,
     custom_state: str | None = None,
-    screen_hint: Literal["sign-in", "sign-up"] | None = None,
-    organization_id: str | None = None,
-    login_hint: str | None = None,
-    prompt: str | None = None,
-    max_age: int | None = None,
-    domain_hint: str | None = None,
-    redirect_uri: str | None = None,
+    **options: Unpack[AuthorizationOptions],
 ) -> SignInRequest:
-    """Begin a sign-in: a fresh PKCE verifier and nonce sealed into the state, the AuthKit URL and the cookie.
+    """Begin a sign-in: a fresh PKCE verifier and nonce sealed into the state, the AuthKit URL (``options`` as in
+    :func:`~authkit_core.workos_api.authorization_url`) and the state cookie.
 
     ``return_pathname`` is passed through :func:`safe_return_path`, so a hostile value can never leave the site.
     """
@@ -141,18 +136,7 @@ def start_sign_in(
         custom_state=custom_state,
     )
     state = seal(payload.to_json(), config.cookie_passwords, ttl=VERIFIER_COOKIE_MAX_AGE)
-    url = authorization_url(
-        config,
-        state=state,
-        code_challenge=code_challenge(verifier),
-        redirect_uri=redirect_uri,
-        screen_hint=screen_hint,
-        organization_id=organization_id,
-        login_hint=login_hint,
-        prompt=prompt,
-        max_age=max_age,
-        domain_hint=domain_hint,
-    )
+    url = authorization_url(config, state=state, code_challenge=code_challenge(verifier), **options)
     cookie = _state_cookie(config, verifier_cookie_name(state), state, VERIFIER_COOKIE_MAX_AGE)
     return SignInRequest(url=url, state=state, cookie=cookie)
 
@@ -206,9 +190,7 @@ def validate_callback(config: AuthKitConfig, query: Mapping[str, str], cookies: 
     error = query.get("error")
     if error:
         safe = error if re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", error) else "unknown"
-        raise SignInCallbackError(
-            f"WorkOS returned the error {safe}", code="authorization_failed", provider_error=safe
-        )
+        raise SignInCallbackError(f"WorkOS returned the error {safe}", code="authorization_failed", provider_error=safe)
     code, state = query.get("code"), query.get("state")
     if not state:
         raise SignInCallbackError("the callback has no state", code="missing_state")
