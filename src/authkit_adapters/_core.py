@@ -517,7 +517,7 @@ class MiddlewareCore:
         ctx = RequestContext(self, info, websocket=websocket)
         if self.is_callback(ctx):
             return ctx, (yield from self._callback_flow(ctx))
-        ctx.auth = yield _engine(self.authkit, "authenticate", ctx.cookies)
+        ctx.auth = yield _engine(self.authkit, "authenticate", ctx.cookies, refresh=not websocket)
         return ctx, self.gate(ctx)
 
     def _callback_flow(self, ctx: RequestContext) -> Flow[Response]:

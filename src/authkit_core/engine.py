@@ -241,13 +241,18 @@ class AuthKit:
 
     # --- public operations: one flow each, two shells -------------------------------------------------------------
 
-    def authenticate(self, cookies: Mapping[str, str]) -> AuthResult:
-        """Load and verify the request's session, refreshing it when it is about to expire."""
-        return run_sync(self._authenticate_flow(cookies), self._sio())
+    def authenticate(self, cookies: Mapping[str, str], *, refresh: bool = True) -> AuthResult:
+        """Load and verify the request's session, refreshing it when it is about to expire.
 
-    async def authenticate_async(self, cookies: Mapping[str, str]) -> AuthResult:
+        ``refresh=False`` never refreshes (for a response that cannot carry cookies, such as a websocket
+        handshake: a rotated refresh token that never reaches the browser would end the session). A token near
+        expiry is then served as it is, and an expired one makes the request signed out without ending the session.
+        """
+        return run_sync(self._authenticate_flow(cookies, refresh), self._sio())
+
+    async def authenticate_async(self, cookies: Mapping[str, str], *, refresh: bool = True) -> AuthResult:
         """Async :meth:`authenticate`."""
-        return await run_async(self._authenticate_flow(cookies), self._aio())
+        return await run_async(self._authenticate_flow(cookies, refresh), self._aio())
 
     def refresh(
         self, result: AuthResult, cookies: Mapping[str, str], *, organization_id: str | None = None
@@ -297,7 +302,7 @@ class AuthKit:
 
     # --- flows (no I/O: every I/O is a yielded effect) -----------------------------------------------------------
 
-    def _authenticate_flow(self, cookies: Mapping[str, str]) -> Flow[AuthResult]:
+    def _authenticate_flow(self, cookies: Mapping[str, str], refresh: bool = True) -> Flow[AuthResult]:
         try:
             load: LoadResult = yield _Store("load", (cookies,))
         except SessionError as exc:  # storage outage: keep the cookie, serve signed out this time
@@ -333,8 +338,11 @@ class AuthKit:
         if current is not None and claims is not None:
             result.user_info = current
             buffer = refresh_buffer(claims, self.config.refresh_buffer_seconds)
-            if not needs_refresh(claims, now=self.clock(), buffer=buffer):
+            if not refresh or not needs_refresh(claims, now=self.clock(), buffer=buffer):
                 return result
+        if not refresh:
+            result.reason = "token_expired"
+            return result
         return (yield from self._refresh_flow(result, cookies, None))
 
     def _explicit_refresh_flow(
@@ -413,9 +421,20 @@ class AuthKit:
                 yield _Store("release_lease", (current, owner))
                 return current, []
             org = organization_id or _org_id(current.session)
-            response = yield from authenticate_with_refresh_token_flow(
-                self.config, current.session.refresh_token, organization_id=org
-            )
+            try:
+                response = yield from authenticate_with_refresh_token_flow(
+                    self.config, current.session.refresh_token, organization_id=org
+                )
+            except AuthKitError as exc:
+                if exc.is_transient:
+                    raise
+                # Refused. If our lease expired during a slow grant, another process may have taken over and
+                # refreshed meanwhile (spending our token): its result is the session, which must not be ended.
+                latest = yield from self._reload_quietly(current)
+                if latest is not None and _refreshed_since(latest, current.session.refresh_token, organization_id):
+                    logger.info("authkit: refresh refused, but another process had refreshed the session")
+                    return latest, []
+                raise
             saved: tuple[LoadedSession, list[SetCookie]] = yield _Store(
                 "update", (current, response.to_session(), owner)
             )
@@ -426,6 +445,14 @@ class AuthKit:
             except Exception:
                 logger.warning("authkit: could not release a refresh lease (it will expire)")
             raise
+
+    def _reload_quietly(self, loaded: LoadedSession) -> Flow[LoadedSession | None]:
+        """``store.reload``, with a storage failure read as "nothing newer" (the caller reports its own error)."""
+        try:
+            current: LoadedSession | None = yield _Store("reload", (loaded,))
+        except SessionError:
+            return None
+        return current
 
     def _exchange_code_flow(
         self, code: str, code_verifier: str | None, cookies: Mapping[str, str], client_info: Mapping[str, str | None]

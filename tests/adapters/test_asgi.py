@@ -120,7 +120,9 @@ async def ws(websocket: WebSocket) -> None:
     info = await authkit.with_auth()
     await websocket.accept()
     await websocket.send_json(user_json(info))
-    await websocket.close()
+    # Let the client close first: a server-side close racing the client's trips hypercorn's trio worker into
+    # two concurrent socket sends (BusyResourceError), which has nothing to do with the middleware.
+    await websocket.receive()
 
 
 starlette_app = Starlette(
@@ -257,6 +259,22 @@ class TestStarlette(Scenarios):
         with ws_connect(ws_url, additional_headers={"Cookie": cookie}) as conn:
             assert ALICE in str(conn.recv())
             assert "set-cookie" not in {k.lower() for k in conn.response.headers}
+
+    def test_websocket_handshake_never_refreshes(self, site: Site) -> None:
+        """A handshake cannot carry Set-Cookie, so refreshing there would strand the rotated refresh token."""
+        site.mount()
+        site.emulator.access_token_ttl = 20  # inside the refresh buffer
+        with site.client() as client:
+            sign_in(client)
+            cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+            site.emulator.access_token_ttl = 300
+            ws_url = site.base_url.replace("http://", "ws://") + "/ws"
+            with ws_connect(ws_url, additional_headers={"Cookie": cookie}) as conn:
+                assert ALICE in str(conn.recv())
+            assert site.emulator.grant_count("refresh_token") == 0
+            # the next HTTP request refreshes as usual, and the session lives on
+            assert ALICE in client.get("/").text
+            assert site.emulator.grant_count("refresh_token") == 1
 
     def test_websocket_refused_without_session_under_middleware_auth(self, site: Site) -> None:
         site.mount(middleware_auth=True)

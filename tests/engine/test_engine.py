@@ -87,6 +87,7 @@ def test_expired_token_is_refreshed(config: Any, store: SessionStore, workos_emu
 def test_concurrent_threads_refresh_exactly_once(kit: AuthKit, workos_emulator: Any) -> None:
     workos_emulator.access_token_ttl = 20
     _, jar = sign_in(kit)
+    workos_emulator.access_token_ttl = 300  # else the refreshed token needs refreshing too
     barrier = threading.Barrier(50)
     results: list[Any] = []
     errors: list[BaseException] = []
@@ -114,6 +115,7 @@ def test_concurrent_threads_refresh_exactly_once(kit: AuthKit, workos_emulator: 
 def test_concurrent_tasks_refresh_exactly_once(kit: AuthKit, workos_emulator: Any, anyio_backend: str) -> None:
     workos_emulator.access_token_ttl = 20
     _, jar = sign_in(kit)
+    workos_emulator.access_token_ttl = 300  # else the refreshed token needs refreshing too
     results: list[Any] = []
 
     async def main() -> None:
@@ -299,3 +301,65 @@ def test_unknown_signing_key_refreshes_instead_of_signing_out(kit: AuthKit, work
     result = kit.authenticate(jar)
     assert isinstance(result.user_info, UserInfo)
     assert result.reason is None
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgres"])
+def test_concurrent_tasks_on_a_native_async_engine_refresh_exactly_once(
+    db: str, config: Any, workos_emulator: Any, tmp_path: Any
+) -> None:
+    """50 asyncio tasks through SQLAlchemy's own async engine (aiosqlite, asyncpg), not a worker thread."""
+    import uuid
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from authkit_core.storage.sql import SQLSessionStore
+    from conftest import require_postgres
+
+    if db == "sqlite":
+        url, async_url = f"sqlite:///{tmp_path}/s.db", f"sqlite+aiosqlite:///{tmp_path}/s.db"
+    else:
+        url = require_postgres()
+        async_url = url.replace("+psycopg", "+asyncpg")
+    table = f"authkit_test_{uuid.uuid4().hex[:10]}"
+    aengine = create_async_engine(async_url)
+    store = SQLSessionStore(url, table_name=table, async_engine=aengine, create_tables=True)
+    kit = AuthKit(config, store=store)
+    workos_emulator.access_token_ttl = 20
+    _, jar = sign_in(kit)
+    workos_emulator.access_token_ttl = 300
+    results: list[Any] = []
+
+    async def main() -> None:
+        async def request() -> None:
+            results.append(await kit.authenticate_async(jar))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(50):
+                tg.start_soon(request)
+        await kit.aclose()
+        await aengine.dispose()
+
+    try:
+        anyio.run(main, backend="asyncio")
+        assert len(results) == 50
+        assert all(isinstance(r.user_info, UserInfo) for r in results)
+        assert len({r.user_info.access_token for r in results}) == 1
+        assert workos_emulator.grant_count(REFRESH) == 1
+    finally:
+        kit.close()
+        store.dispose()
+        raw = create_engine(url)
+        store.table.drop(raw, checkfirst=True)
+        raw.dispose()
+
+
+def test_refresh_false_serves_without_refreshing(kit: AuthKit, workos_emulator: Any) -> None:
+    """For responses that cannot carry cookies (websocket handshakes)."""
+    workos_emulator.access_token_ttl = 20
+    signed_in, jar = sign_in(kit)
+    result = kit.authenticate(jar, refresh=False)
+    assert isinstance(result.user_info, UserInfo) and not result.refreshed
+    assert result.user_info.access_token == signed_in.user_info.access_token
+    assert result.cookies == []
+    assert workos_emulator.grant_count(REFRESH) == 0

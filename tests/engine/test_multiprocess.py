@@ -156,16 +156,15 @@ def workers(tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], Worker]]:
         worker.close()
 
 
-def lease_row(store: SQLSessionStore, url: str) -> tuple[str | None, float | None]:
-    """``(lease_owner, lease_until)`` of the only session row, read through a separate engine."""
+def leases(store: SQLSessionStore, url: str) -> list[tuple[str | None, float | None]]:
+    """``(lease_owner, lease_until)`` of every session row, read through a separate engine."""
     engine = sqlalchemy.create_engine(url)
     try:
         with engine.connect() as conn:
             rows = conn.execute(sqlalchemy.select(store.table.c.lease_owner, store.table.c.lease_until)).all()
     finally:
         engine.dispose()
-    assert len(rows) == 1
-    return rows[0][0], rows[0][1]
+    return [(row[0], row[1]) for row in rows]
 
 
 def refresh_requests(emulator: Any) -> list[Any]:
@@ -207,7 +206,7 @@ def test_processes_and_threads_share_one_refresh(
     after = kit.authenticate(jar)
     assert isinstance(after.user_info, UserInfo) and not after.refreshed
     assert {digest(after.user_info.access_token)} == tokens
-    assert lease_row(store, url) == (None, None)
+    assert leases(store, url) == [(None, None)] * 2
     kit.close()
 
 
@@ -222,7 +221,7 @@ def test_lease_of_killed_holder_expires_then_next_request_refreshes(
     spec = {"mode": "hold", "config": config_fields(config), "url": url, "table": store.table.name}
     holder = workers({**spec, "jar": jar, "ttl": 2})
     holder.expect("leased")
-    owner, until = lease_row(store, url)
+    [(owner, until)] = leases(store, url)
     assert owner == "crashed-worker" and until is not None
     holder.kill()
     assert holder.proc.returncode == -9
@@ -235,7 +234,7 @@ def test_lease_of_killed_holder_expires_then_next_request_refreshes(
     grants = refresh_requests(workos_emulator)
     assert len(grants) == 1
     assert grants[0].time >= until - 0.05  # the refresh waited for the dead process's lease to expire
-    assert lease_row(store, url) == (None, None)
+    assert leases(store, url) == [(None, None)]
     kit.close()
 
 

@@ -205,8 +205,9 @@ def _on_asyncio() -> bool:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # busy_timeout first: switching a fresh file to WAL needs a write lock, and another process may hold it
         cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA journal_mode=WAL")
     finally:
         cursor.close()
 

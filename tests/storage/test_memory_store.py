@@ -1,0 +1,180 @@
+"""``MemorySessionStore``: handles in the cookie, LRU bound, time-to-live, revocation on delete.
+
+Sessions are built directly with fake tokens; time is a fake clock.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Sequence
+
+import pytest
+
+from authkit_core import AuthKitConfig, ConfigurationError
+from authkit_core.cookies import SetCookie
+from authkit_core.models import Session, User
+from authkit_core.storage.handles import open_handle
+from authkit_core.storage.memory import MemorySessionStore
+
+CONFIG = AuthKitConfig(
+    client_id="client_test",
+    api_key="sk_test_key",
+    redirect_uri="http://localhost:8000/callback",
+    cookie_password="correct-horse-battery-staple-0123456789",
+)
+NAME = CONFIG.cookie_name
+
+
+class Clock:
+    """A settable clock."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_session(user_id: str = "user_01") -> Session:
+    """A session with unique fake tokens."""
+    return Session(
+        access_token=f"at_{secrets.token_urlsafe(16)}",
+        refresh_token=f"rt_{secrets.token_urlsafe(16)}",
+        user=User(id=user_id, email=f"{user_id}@example.com"),
+    )
+
+
+def bound(**kwargs: object) -> MemorySessionStore:
+    """A store bound to the test configuration."""
+    store = MemorySessionStore(**kwargs)  # type: ignore[arg-type]
+    store.bind(CONFIG)
+    return store
+
+
+def jar(cookies: Sequence[SetCookie]) -> dict[str, str]:
+    """The request cookies after ``cookies``."""
+    return {c.name: c.value for c in cookies if not c.is_deletion}
+
+
+def assert_not_found(store: MemorySessionStore, cookies: dict[str, str]) -> None:
+    """Signed out as ``not_found``, with the cookie expired."""
+    result = store.load(cookies)
+    assert result.loaded is None and result.reason == "not_found"
+    assert [(c.name, c.is_deletion) for c in result.cookies] == [(NAME, True)]
+
+
+def test_round_trip_and_cookie_holds_only_a_handle() -> None:
+    store = bound()
+    session = make_session()
+    loaded, cookies = store.create(session)
+    assert [c.name for c in cookies] == [NAME]
+    assert session.refresh_token not in cookies[0].value
+    assert open_handle(cookies[0].value, CONFIG.cookie_passwords) == loaded.ref
+    result = store.load(jar(cookies))
+    assert result.loaded is not None and result.loaded.session == session and result.loaded.key == loaded.key
+
+
+def test_every_create_gets_a_new_handle() -> None:
+    store = bound()
+    session = make_session()
+    first, first_cookies = store.create(session)
+    second, second_cookies = store.create(session)
+    assert first.key != second.key and first.ref != second.ref
+    assert first_cookies[0].value != second_cookies[0].value
+    assert len(store) == 2
+
+
+def test_copied_cookie_stops_working_after_delete() -> None:
+    store = bound()
+    loaded, cookies = store.create(make_session())
+    copied = jar(cookies)
+    cleared = store.delete(loaded, copied)
+    assert [(c.name, c.is_deletion) for c in cleared] == [(NAME, True)]
+    assert_not_found(store, copied)
+    assert store.reload(loaded) is None
+
+
+def test_update_keeps_the_cookie_and_replaces_the_session() -> None:
+    store = bound()
+    loaded, cookies = store.create(make_session())
+    newer = make_session()
+    updated, written = store.update(loaded, newer)
+    assert written == [] and updated.key == loaded.key
+    result = store.load(jar(cookies))
+    assert result.loaded is not None and result.loaded.session == newer
+    reloaded = store.reload(loaded)
+    assert reloaded is not None and reloaded.session == newer
+
+
+def test_least_recently_used_entry_is_evicted() -> None:
+    store = bound(max_entries=3)
+    a, b, c = (store.create(make_session(f"user_{i}")) for i in range(3))
+    assert store.load(jar(a[1])).loaded is not None  # a is now the most recently used
+    d = store.create(make_session("user_3"))
+    assert len(store) == 3
+    assert_not_found(store, jar(b[1]))
+    for kept in (a, c, d):
+        assert store.load(jar(kept[1])).loaded is not None
+
+
+def test_entries_expire_after_their_ttl_and_update_extends_it() -> None:
+    clock = Clock()
+    store = bound(ttl_seconds=10, clock=clock)
+    loaded, cookies = store.create(make_session())
+    _other, other_cookies = store.create(make_session("user_02"))
+    clock.now += 6
+    store.update(loaded, make_session())  # saved again: 10 more seconds
+    clock.now += 6
+    assert store.load(jar(cookies)).loaded is not None
+    assert_not_found(store, jar(other_cookies))  # 12 s after its last save
+    assert len(store) == 1  # the expired entry was dropped when read
+    clock.now += 10
+    assert_not_found(store, jar(cookies))
+
+
+def test_default_ttl_is_the_cookie_max_age() -> None:
+    clock = Clock()
+    store = bound(clock=clock)
+    _, cookies = store.create(make_session())
+    clock.now += CONFIG.cookie_max_age - 1
+    assert store.load(jar(cookies)).loaded is not None
+    clock.now += 2
+    assert_not_found(store, jar(cookies))
+
+
+def test_bad_cookies_are_signed_out() -> None:
+    store = bound()
+    result = store.load({NAME: "garbage"})
+    assert result.loaded is None and result.reason == "invalid_seal"
+    assert [(c.name, c.is_deletion) for c in result.cookies] == [(NAME, True)]
+    assert store.load({}).loaded is None and store.load({}).cookies == ()
+    other = MemorySessionStore()
+    other.bind(CONFIG)
+    _, cookies = other.create(make_session())
+    assert_not_found(store, jar(cookies))  # a valid handle this store never issued
+
+
+def test_configuration_errors() -> None:
+    with pytest.raises(ConfigurationError):
+        MemorySessionStore(max_entries=0)
+    with pytest.raises(ConfigurationError):
+        MemorySessionStore().load({NAME: "x"})  # not bound
+
+
+def test_concurrent_creates_stay_within_the_bound() -> None:
+    store = bound(max_entries=50)
+    barrier = threading.Barrier(8)
+
+    def work() -> None:
+        barrier.wait()
+        for i in range(100):
+            _loaded, cookies = store.create(make_session(f"user_{i}"))
+            store.load(jar(cookies))
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(store) == 50
