@@ -3,6 +3,7 @@ keys its record by a hash of that handle, so neither a leaked cookie jar nor a l
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from collections.abc import Mapping
@@ -29,8 +30,16 @@ def seal_handle(handle: str, passwords: Mapping[str, str]) -> str:
 
 
 def open_handle(value: str, passwords: Mapping[str, str]) -> str:
-    """The handle inside a cookie value; :class:`SealError` when the value is not one of ours."""
-    data = unseal(value, passwords)
+    """The handle inside a cookie value; :class:`SealError` when the value is not one of ours.
+
+    A browser sends the same cookie on every request, so opened values are remembered (bounded LRU; failures are
+    never remembered, and handle seals carry no expiry)."""
+    return _open_cached(value, tuple(sorted(passwords.items())))
+
+
+@functools.lru_cache(maxsize=4096)
+def _open_cached(value: str, passwords: tuple[tuple[str, str], ...]) -> str:
+    data = unseal(value, dict(passwords))
     handle = data.get("h") if isinstance(data, dict) else None
     if not isinstance(handle, str) or not handle:
         raise SealError("sealed value is not a session handle", code="invalid_seal")
