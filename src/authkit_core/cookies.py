@@ -7,14 +7,14 @@ name appears twice, the first one wins, as in browsers' most-specific-path-first
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http.cookies import Morsel
 from typing import Literal
 
 from .config import AuthKitConfig
 
-__all__ = ["SetCookie", "parse_cookie_header", "session_cookie", "expired_cookie"]
+__all__ = ["SetCookie", "apply_set_cookies", "expired_cookie", "parse_cookie_header", "session_cookie"]
 
 
 def parse_cookie_header(header: str | Iterable[str] | None) -> dict[str, str]:
@@ -86,3 +86,15 @@ def session_cookie(config: AuthKitConfig, name: str, value: str, *, max_age: int
 def expired_cookie(config: AuthKitConfig, name: str) -> SetCookie:
     """Expire cookie ``name`` (empty value, ``Max-Age=0``, the same attributes it was set with)."""
     return session_cookie(config, name, "", max_age=0)
+
+
+def apply_set_cookies(jar: Mapping[str, str], cookies: Iterable[SetCookie]) -> dict[str, str]:
+    """A browser's cookie jar (``{name: value}``) after a response that set ``cookies``: set ones replace, expired
+    ones are removed. For tests and scripts that play the browser."""
+    out = dict(jar)
+    for cookie in cookies:
+        if cookie.is_deletion:
+            out.pop(cookie.name, None)
+        else:
+            out[cookie.name] = cookie.value
+    return out

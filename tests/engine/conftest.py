@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy
 
 from authkit_core import AuthKitConfig
-from authkit_core.cookies import SetCookie
+from authkit_core.cookies import apply_set_cookies
 from authkit_core.engine import AuthKit, AuthResult
 from authkit_core.pkce import code_challenge, generate_code_verifier, generate_state
 from authkit_core.storage.base import SessionStore
@@ -74,15 +74,7 @@ def kit(config: AuthKitConfig, store: SessionStore) -> Iterator[AuthKit]:
     kit.close()
 
 
-def apply_cookies(jar: Mapping[str, str], cookies: list[SetCookie]) -> dict[str, str]:
-    """The browser's cookie jar after a response that set ``cookies``."""
-    out = dict(jar)
-    for cookie in cookies:
-        if cookie.is_deletion:
-            out.pop(cookie.name, None)
-        else:
-            out[cookie.name] = cookie.value
-    return out
+apply_cookies = apply_set_cookies
 
 
 def get_code(

@@ -9,13 +9,12 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 from authkit_core import AuthKitConfig, SessionError, UserInfo
-from authkit_core.cookies import SetCookie
+from authkit_core.cookies import apply_set_cookies
 from authkit_core.engine import AuthKit
 from authkit_core.models import Session, User
 from authkit_core.storage.cookie import BROWSER_COOKIE_LIMIT, MAX_CHUNKS, CookieSessionStore
@@ -57,15 +56,7 @@ def bound(**kwargs: Any) -> CookieSessionStore:
     return store
 
 
-def browser(jar: dict[str, str], cookies: Sequence[SetCookie]) -> dict[str, str]:
-    """The jar after a response that set ``cookies``."""
-    out = dict(jar)
-    for cookie in cookies:
-        if cookie.is_deletion:
-            out.pop(cookie.name, None)
-        else:
-            out[cookie.name] = cookie.value
-    return out
+browser = apply_set_cookies
 
 
 def chunk_names(count: int) -> list[str]:

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from ..cookies import SetCookie
+from ..cookies import apply_set_cookies
 from ..engine import AuthKit, AuthResult
 from ..models import UserInfo
 from ..pkce import code_challenge, generate_code_verifier, generate_state
@@ -25,15 +25,6 @@ from .emulator import Emulator
 from .server import EmulatorServer
 
 __all__ = ["main"]
-
-
-def _jar(jar: dict[str, str], cookies: list[SetCookie]) -> dict[str, str]:
-    for cookie in cookies:
-        if cookie.is_deletion:
-            jar.pop(cookie.name, None)
-        else:
-            jar[cookie.name] = cookie.value
-    return jar
 
 
 def _show(title: str, result: AuthResult) -> None:
@@ -89,19 +80,19 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             print(f"   WorkOS redirects back to {urlsplit(location).path} with a code; state checked")
             result = kit.exchange_code(query["code"][0], verifier, {})
-            jar = _jar({}, result.cookies)
+            jar = apply_set_cookies({}, result.cookies)
             _show("callback: code exchanged, session stored", result)
 
             emulator.access_token_ttl = 300
             result = kit.authenticate(jar)
-            jar = _jar(jar, result.cookies)
+            jar = apply_set_cookies(jar, result.cookies)
             _show("next request: the 20 s token is inside the refresh buffer, so it is refreshed", result)
 
             result = kit.authenticate(jar)
             _show("next request: valid token, nothing to do", result)
 
             result = kit.refresh(result, jar, organization_id="org_globex")
-            jar = _jar(jar, result.cookies)
+            jar = apply_set_cookies(jar, result.cookies)
             _show("refresh_session(organization_id='org_globex')", result)
 
             result = kit.refresh(kit.authenticate(jar), jar, organization_id="org_sso")
@@ -110,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
             result = kit.authenticate(jar)
             logout = kit.sign_out(result, jar, return_to="http://127.0.0.1:8000/")
-            jar = _jar(jar, result.cookies)
+            jar = apply_set_cookies(jar, result.cookies)
             _show("sign out", result)
             print(f"   then the browser goes to WorkOS's logout URL: {urlsplit(logout or '').path}")
             _show("a request with the old cookie after sign-out", kit.authenticate(jar))

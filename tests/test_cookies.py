@@ -1,0 +1,30 @@
+"""Cookie header parsing and Set-Cookie rendering."""
+
+from __future__ import annotations
+
+from authkit_core import AuthKitConfig
+from authkit_core.cookies import apply_set_cookies, expired_cookie, parse_cookie_header, session_cookie
+
+CONFIG = AuthKitConfig(
+    client_id="c", api_key="k", redirect_uri="https://app.example/callback", cookie_password="p" * 32
+)
+
+
+def test_parse_first_of_a_repeated_name_wins_and_bad_pairs_are_ignored() -> None:
+    header = 'a=1; junk; =nope; wos-session=first; b="quoted"; wos-session=second'
+    assert parse_cookie_header(header) == {"a": "1", "wos-session": "first", "b": "quoted"}
+    assert parse_cookie_header(["a=1", "a=2; c=3"]) == {"a": "1", "c": "3"}
+    assert parse_cookie_header(None) == {}
+
+
+def test_session_cookie_attributes() -> None:
+    text = session_cookie(CONFIG, "wos-session", "v").header_value()
+    for part in ("wos-session=v", "Path=/", "HttpOnly", "SameSite=Lax", "Secure", "Max-Age=34560000"):
+        assert part in text
+    gone = expired_cookie(CONFIG, "wos-session")
+    assert gone.is_deletion and "Max-Age=0" in gone.header_value()
+
+
+def test_apply_set_cookies_plays_the_browser() -> None:
+    jar = apply_set_cookies({"a": "1", "b": "2"}, [session_cookie(CONFIG, "a", "9"), expired_cookie(CONFIG, "b")])
+    assert jar == {"a": "9"}
