@@ -1,11 +1,12 @@
-# Two entry points (see README): `make demo` runs the demo against the bundled emulator, `make test` runs
-# every check CI runs. Both create .venv and install what they need on a fresh machine.
+# Two entry points (see README): `make demo` serves the demo web app against the bundled emulator, `make test` runs
+# every check CI runs. Both create .venv and install what they need on a fresh machine. `make walkthrough` is the
+# older terminal walk-through of the engine; `make demo DEMO_ARGS="--port 0 --no-browser"` passes options.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 NODE_DIR := tests/interop/node
 
-.PHONY: demo test lint typecheck venv node-deps clean
+.PHONY: demo walkthrough test lint typecheck venv node-deps clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +21,12 @@ $(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package-lock.json
 
 node-deps: $(NODE_DIR)/node_modules/.package-lock.json
 
+DEMO_ARGS ?=
+
 demo: venv
+	$(BIN)/python -m examples.demo $(DEMO_ARGS)
+
+walkthrough: venv
 	$(BIN)/python -m authkit_core.testing.walkthrough
 
 lint: venv

@@ -1,4 +1,4 @@
-"""``make demo``: a scripted sign-in, refresh, organization switch and sign-out against the bundled emulator.
+"""``make walkthrough``: a scripted sign-in, refresh, organization switch and sign-out against the bundled emulator.
 
 It starts the local WorkOS emulator on 127.0.0.1, uses the session engine with SQLite storage (a file in a temporary
 directory, or ``--database URL``), and prints each step as a browser would see it. No WorkOS account and no network

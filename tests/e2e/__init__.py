@@ -1,0 +1,1 @@
+"""End-to-end tests: the demo in a real browser."""
