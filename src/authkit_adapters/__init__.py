@@ -3,6 +3,10 @@
 ``authkit_adapters.asgi`` has :class:`~authkit_adapters.asgi.AuthKitMiddleware` and the async request-scoped
 functions; ``authkit_adapters.wsgi`` has :class:`~authkit_adapters.wsgi.AuthKitWSGIMiddleware` and the same
 functions, blocking. What both share (and the types below) lives in ``authkit_adapters._core``.
+
+Optional framework conveniences, never required for correctness: ``authkit_adapters.starlette`` (Starlette and
+FastAPI dependencies), ``authkit_adapters.flask`` (an extension, ``current_user``, decorators) and
+``authkit_adapters.django`` (middleware and view decorators, sync and async).
 """
 
 from ._core import AuthKitOptions, ErrorHook, NoRequestContextError, RequestInfo, Response, SignInUrlOptions

@@ -10,7 +10,7 @@ Every decision is in :mod:`authkit_adapters._core`; this module only speaks ASGI
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from typing import Any, Unpack
+from typing import Any, Unpack, cast
 from urllib.parse import quote
 
 from authkit_core.cookies import parse_cookie_header
@@ -18,6 +18,7 @@ from authkit_core.flow import run_async
 
 from . import _core
 from ._core import AuthKitOptions, MiddlewareCore, RequestContext, RequestInfo, Response
+from ._typing import AsyncRefreshSession, AsyncWithAuth
 
 __all__ = ["ASGIApp", "AuthKitMiddleware", "request_info", *_core.API_NAMES]
 
@@ -115,8 +116,8 @@ class AuthKitMiddleware(MiddlewareCore):
 
 
 # The request-scoped functions: written once in ``_core``, awaited here.
-with_auth = _core.as_coroutine(_core.with_auth)
-refresh_session = _core.awaiting(_core.refresh_session)
+with_auth = cast(AsyncWithAuth, _core.as_coroutine(_core.with_auth))
+refresh_session = cast(AsyncRefreshSession, _core.awaiting(_core.refresh_session))
 switch_to_organization = _core.awaiting(_core.switch_to_organization)
 get_sign_in_url = _core.as_coroutine(_core.get_sign_in_url)
 get_sign_up_url = _core.as_coroutine(_core.get_sign_up_url)

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import Token
 from types import TracebackType
-from typing import Any, Unpack
+from typing import Any, Unpack, cast
 from urllib.parse import quote
 
 from authkit_core.cookies import parse_cookie_header
@@ -22,6 +22,7 @@ from authkit_core.flow import run_sync
 
 from . import _core
 from ._core import AuthKitOptions, MiddlewareCore, RequestContext, RequestInfo, Response
+from ._typing import RefreshSession, WithAuth
 
 __all__ = ["AuthKitWSGIMiddleware", "StartResponse", "WSGIApp", "request_info", *_core.API_NAMES]
 
@@ -128,8 +129,8 @@ class AuthKitWSGIMiddleware(MiddlewareCore):
 
 
 # The request-scoped functions: written once in ``_core``, run with blocking I/O here.
-with_auth = _core.with_auth
-refresh_session = _core.blocking(_core.refresh_session)
+with_auth = cast(WithAuth, _core.with_auth)
+refresh_session = cast(RefreshSession, _core.blocking(_core.refresh_session))
 switch_to_organization = _core.blocking(_core.switch_to_organization)
 get_sign_in_url = _core.get_sign_in_url
 get_sign_up_url = _core.get_sign_up_url

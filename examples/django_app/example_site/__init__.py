@@ -1,0 +1,1 @@
+"""A minimal Django site protected by authkit-session (see README.md)."""

@@ -1,0 +1,1 @@
+"""A minimal FastAPI app using authkit-session's dependencies (see README.md)."""

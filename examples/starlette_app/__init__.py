@@ -1,0 +1,1 @@
+"""A minimal plain-Starlette app using authkit-session's helpers (see app.py)."""

@@ -1,0 +1,66 @@
+"""The one decision behind every framework helper: may this request go on, and if not, what does it get?
+
+:func:`authorize` answers for the Starlette/FastAPI dependencies, the Flask decorators and the Django decorators
+alike; each of those only turns a :class:`Denial` into its framework's native answer (an ``HTTPException``,
+``abort``, ``PermissionDenied`` ...). It asks nothing new of the session: it calls ``with_auth`` on the request's
+context, and a sign-in redirect is the one the middleware already records and sends.
+
+The rule, the same in every framework:
+
+- signed out, and the request is a browser navigation (``Sec-Fetch-Mode: navigate``, or without that header an
+  ``Accept`` that names ``text/html``): a redirect to sign-in that comes back here (307, or 303 after a POST);
+- signed out otherwise (``fetch``, an API client): 401;
+- signed in without every permission asked for, or with none of the roles asked for: 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from authkit_core.errors import SignInRequiredError
+from authkit_core.models import UserInfo
+
+from ._core import RequestInfo, current_context
+
+__all__ = ["Denial", "authorize", "is_navigation"]
+
+
+@dataclass(frozen=True, slots=True)
+class Denial:
+    """Why a request may not go on: the status to answer with, a short message, and for a sign-in redirect the
+    ``Location`` (the middleware sends that redirect, with its state cookie, whatever the framework answers)."""
+
+    status: int
+    message: str
+    location: str | None = None
+
+
+def is_navigation(info: RequestInfo) -> bool:
+    """Whether a browser is loading a page (so a sign-in redirect makes sense) rather than a script or API client
+    fetching data (which gets a 401 it can act on)."""
+    mode = info.headers.get("sec-fetch-mode")
+    if mode:
+        return mode == "navigate"
+    return "text/html" in info.headers.get("accept", "")
+
+
+def authorize(request: object, *, permissions: Sequence[str] = (), roles: Sequence[str] = ()) -> UserInfo | Denial:
+    """The signed-in user of ``request`` when they hold every one of ``permissions`` and (when ``roles`` is given)
+    at least one of ``roles``; else the :class:`Denial` to answer with (see the module's rule)."""
+    ctx = current_context(request)
+    try:
+        user = ctx.with_auth(ensure_signed_in=is_navigation(ctx.info))
+    except SignInRequiredError:
+        assert ctx.redirect is not None  # recorded by with_auth before raising
+        location, status = ctx.redirect
+        return Denial(status, "Sign-in required.", location)
+    if not isinstance(user, UserInfo):
+        return Denial(401, "Sign-in required.")
+    missing = [name for name in permissions if name not in (user.permissions or ())]
+    if missing:
+        return Denial(403, "Missing permission: " + ", ".join(missing) + ".")
+    held = {user.role, *(user.roles or ())}
+    if roles and not held.intersection(roles):
+        return Denial(403, "Requires one of the roles: " + ", ".join(roles) + ".")
+    return user

@@ -1,0 +1,184 @@
+"""Django integration (extra ``django``): a ``MIDDLEWARE`` entry, ``request.auth``/:func:`get_user` and view
+decorators, for sync and async views under WSGI or ASGI.
+
+Settings::
+
+    MIDDLEWARE = ["django.middleware.security.SecurityMiddleware", "authkit_adapters.django.AuthKitMiddleware", ...]
+    AUTHKIT = {"middleware_auth": False, "unauthenticated_paths": ["/public/*"]}  # optional
+
+``AUTHKIT`` holds the middleware's options (:class:`~authkit_adapters.AuthKitOptions`); without an ``"authkit"``
+engine there, one is configured from the ``WORKOS_*`` variables. The middleware answers the sign-in callback (the
+path of ``WORKOS_REDIRECT_URI``) itself, before Django's URL routing, so it needs no entry in ``urls.py``.
+
+:class:`AuthKitMiddleware` is a third shell over :mod:`authkit_adapters._core`, like the WSGI and ASGI ones: it
+runs the same flows (the engine's blocking face under WSGI, its async face under ASGI, decided by Django from
+``sync_capable``/``async_capable``) and only translates Django's request and response. Inside a view, the
+request-scoped functions of :mod:`authkit_adapters.wsgi` (sync views) and :mod:`authkit_adapters.asgi` (async
+views) work as they do anywhere else.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from typing import Any, TypeVar, cast
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.utils.functional import SimpleLazyObject
+
+from authkit_core.flow import Flow, run_async, run_sync
+from authkit_core.models import NoUserInfo, UserInfo
+
+from . import _core, asgi, wsgi
+from ._access import Denial, authorize
+from ._core import MiddlewareCore, RequestInfo, Response
+
+__all__ = ["AuthKitMiddleware", "get_user", "login_required", "permission_required", "role_required"]
+
+#: A view function.
+V = TypeVar("V", bound=Callable[..., Any])
+_GetResponse = Callable[[HttpRequest], Any]
+
+
+def get_user(request: HttpRequest) -> UserInfo | NoUserInfo:
+    """The request's user: ``UserInfo`` when signed in, else ``NoUserInfo`` (also lazily as ``request.auth``)."""
+    return _core.with_auth(request=request)
+
+
+def _request_info(request: HttpRequest) -> RequestInfo:
+    scope = getattr(request, "scope", None)  # an ASGIRequest keeps its scope, a WSGIRequest its environ as META
+    return asgi.request_info(scope) if scope is not None else wsgi.request_info(request.META)
+
+
+def _set_headers(response: HttpResponseBase, headers: Sequence[tuple[str, str]]) -> None:
+    """Put the core's headers on a Django response (``Set-Cookie`` goes through ``response.cookies``)."""
+    for name, value in headers:
+        if name.lower() == "set-cookie":
+            cookie: SimpleCookie = SimpleCookie()
+            cookie.load(value)  # the core's values are plain tokens: this round-trips exactly
+            if not cookie:
+                raise ValueError("a Set-Cookie header Django cannot carry")
+            response.cookies.update(cookie)
+        else:
+            response.headers[name] = value
+
+
+def _django_response(response: Response) -> HttpResponse:
+    out = HttpResponse(response.body, status=response.status)
+    del out.headers["Content-Type"]
+    _set_headers(out, response.headers)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Next:
+    """The effect of calling the rest of Django: ``get_response(request)``, awaited on the async face."""
+
+    get_response: _GetResponse
+    request: HttpRequest
+
+    def run_sync(self, io: object) -> HttpResponseBase:
+        return cast(HttpResponseBase, self.get_response(self.request))
+
+    async def run_async(self, io: object) -> HttpResponseBase:
+        return cast(HttpResponseBase, await cast(Awaitable[Any], self.get_response(self.request)))
+
+
+class AuthKitMiddleware(MiddlewareCore):
+    """The Django middleware: ``"authkit_adapters.django.AuthKitMiddleware"`` in ``MIDDLEWARE``, options from
+    ``settings.AUTHKIT``. Sync or async as the handler around it is; sets ``request.auth`` (lazy)."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: _GetResponse) -> None:
+        super().__init__(**getattr(settings, "AUTHKIT", {}))
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        """Handle one request (returns a coroutine when Django runs this middleware asynchronously)."""
+        flow = self._handle(request)
+        return run_async(flow, None) if self.is_async else run_sync(flow, None)
+
+    def _handle(self, request: HttpRequest) -> Flow[HttpResponseBase]:
+        ctx, early = yield from self.begin(_request_info(request))
+        if early is not None:
+            return _django_response(early)
+        holder = getattr(request, "scope", None)
+        (holder if holder is not None else request.environ)[_core.CONTEXT_KEY] = ctx
+        request.auth = SimpleLazyObject(functools.partial(get_user, request))
+        token = _core.enter_context(ctx)
+        try:
+            response: HttpResponseBase = yield _Next(self.get_response, request)
+        finally:
+            _core.leave_context(token)
+        outcome = ctx.start_response(response.status_code, list(response.items()))
+        if isinstance(outcome, Response):  # a redirect asked for in the view replaces its response
+            # (not closed here: closing sends request_finished, which the server sends when it closes ours)
+            return _django_response(outcome)
+        _set_headers(response, outcome)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """A view's exception that only signals a recorded redirect (``with_auth(ensure_signed_in=True)`` ...)
+        becomes that redirect, instead of a logged 500."""
+        ctx = _core.current_context(request)
+        pending = ctx.pending_response() if ctx.swallows(exception) else None
+        return _django_response(pending) if pending is not None else None
+
+
+def _denied(request: HttpRequest, permissions: tuple[str, ...], roles: tuple[str, ...]) -> HttpResponse | None:
+    """``None`` when the request may reach the view, else the answer (403 raised as ``PermissionDenied``)."""
+    outcome = authorize(request, permissions=permissions, roles=roles)
+    if not isinstance(outcome, Denial):
+        return None
+    if outcome.location:
+        return HttpResponse(status=outcome.status, headers={"Location": outcome.location})
+    if outcome.status == 403:
+        raise PermissionDenied(outcome.message)
+    return HttpResponse(outcome.message, status=outcome.status, content_type="text/plain; charset=utf-8")
+
+
+def _guarded(permissions: tuple[str, ...] = (), roles: tuple[str, ...] = ()) -> Callable[[V], V]:
+    def decorate(view: V) -> V:
+        if iscoroutinefunction(view):
+
+            async def async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                denied = _denied(request, permissions, roles)
+                return denied if denied is not None else await view(request, *args, **kwargs)
+
+            return cast(V, functools.wraps(view)(async_view))
+
+        def sync_view(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            denied = _denied(request, permissions, roles)
+            return denied if denied is not None else view(request, *args, **kwargs)
+
+        return cast(V, functools.wraps(view)(sync_view))
+
+    return decorate
+
+
+def login_required(view: V) -> V:
+    """Let only signed-in users reach ``view``, sync or async: a signed-out browser navigation is redirected to
+    sign-in, any other signed-out request gets 401."""
+    return _guarded()(view)
+
+
+def permission_required(*permissions: str) -> Callable[[V], V]:
+    """Like :func:`login_required`, and 403 (``PermissionDenied``) unless the user holds every one of
+    ``permissions``."""
+    return _guarded(permissions=permissions)
+
+
+def role_required(*roles: str) -> Callable[[V], V]:
+    """Like :func:`login_required`, and 403 (``PermissionDenied``) unless the user has one of ``roles``."""
+    return _guarded(roles=roles)
