@@ -5,13 +5,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 NODE_DIR := tests/interop/node
+BENCH_NODE_DIR := benchmarks/node
 
-.PHONY: demo walkthrough test lint typecheck venv node-deps clean
+.PHONY: demo walkthrough test bench lint typecheck venv node-deps clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $@
 
 venv: $(BIN)/.installed
@@ -19,7 +20,10 @@ venv: $(BIN)/.installed
 $(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 
-node-deps: $(NODE_DIR)/node_modules/.package-lock.json
+$(BENCH_NODE_DIR)/node_modules/.package-lock.json: $(BENCH_NODE_DIR)/package-lock.json
+	cd $(BENCH_NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+
+node-deps: $(NODE_DIR)/node_modules/.package-lock.json $(BENCH_NODE_DIR)/node_modules/.package-lock.json
 
 DEMO_ARGS ?=
 
@@ -38,4 +42,7 @@ test: venv node-deps lint
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) $(NODE_DIR)/node_modules
+	rm -rf $(VENV) $(NODE_DIR)/node_modules $(BENCH_NODE_DIR)/node_modules
+
+bench: venv node-deps
+	$(BIN)/python -m benchmarks.run

@@ -38,6 +38,10 @@ _USER_FIELDS: tuple[tuple[str, str], ...] = (
     ("created_at", "createdAt"),
     ("updated_at", "updatedAt"),
 )
+# Built once: which keys to try for each field, in each shape's order, and every key a user field may use.
+_CAMEL_FIRST = tuple((snake, (camel, snake)) for snake, camel in _USER_FIELDS)
+_SNAKE_FIRST = tuple((snake, (snake, camel)) for snake, camel in _USER_FIELDS)
+_KNOWN_USER_KEYS = frozenset(key for pair in _USER_FIELDS for key in pair)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,22 +75,20 @@ class User:
 
     @classmethod
     def _build(cls, data: Mapping[str, Any], *, camel: bool) -> User:
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):  # the exact-type test skips the ABC check
             raise InvalidResponseError("user is not an object")
         values: dict[str, Any] = {}
-        known: set[str] = set()
-        for snake, camel_name in _USER_FIELDS:
-            for key in (camel_name, snake) if camel else (snake, camel_name):
+        for snake, keys in _CAMEL_FIRST if camel else _SNAKE_FIRST:
+            for key in keys:
                 if key in data:
                     values[snake] = data[key]
                     break
-            known.update((snake, camel_name))
         if not isinstance(values.get("id"), str) or not isinstance(values.get("email"), str):
             raise InvalidResponseError("user has no string id and email")
         if values.get("metadata") is None:
             values["metadata"] = {}
         values["email_verified"] = bool(values.get("email_verified", False))
-        values["extra"] = {k: v for k, v in data.items() if k not in known}
+        values["extra"] = {k: v for k, v in data.items() if k not in _KNOWN_USER_KEYS}
         return cls(**values)
 
     def to_api(self) -> dict[str, Any]:
@@ -178,7 +180,7 @@ class Session:
     @classmethod
     def from_json(cls, data: object) -> Session:
         """Read the camelCase payload (``accessToken``, ``refreshToken``, ``user``, ``impersonator``)."""
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             raise InvalidResponseError("session payload is not an object")
         access, refresh = data.get("accessToken"), data.get("refreshToken")
         if not isinstance(access, str) or not isinstance(refresh, str):

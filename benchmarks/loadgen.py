@@ -1,0 +1,112 @@
+"""A small HTTP/1.1 load generator, run as its own process: ``python -m benchmarks.loadgen --port P ...``.
+
+Keep-alive connections on 127.0.0.1 only, each sending ``GET /`` with the given cookie back to back (reconnecting
+when the server closes), for a bounded time and a bounded number of requests. It speaks raw asyncio streams
+(uvloop when installed) rather than httpx: an httpx client needs several times the CPU per request, and on a
+2-core machine the generator, not the server, would then set the pace and hide the middleware's cost. Prints one
+JSON object: requests, errors, seconds, rps, p50/p99 latency in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+
+MAX_REQUESTS = 2_000_000
+
+
+async def _connection(
+    port: int, request: bytes, stop_at: list[float], measure_from: float, out: dict[str, list[float] | int]
+) -> None:
+    reader: asyncio.StreamReader | None = None
+    writer: asyncio.StreamWriter | None = None
+    latencies = out["latencies"]
+    assert isinstance(latencies, list)
+    while time.perf_counter() < stop_at[0] and len(latencies) < MAX_REQUESTS:
+        try:
+            if writer is None:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            assert reader is not None
+            start = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length, close = 0, False
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                name = name.strip().lower()
+                if name == b"content-length":
+                    length = int(value)
+                elif name == b"connection" and value.strip().lower() == b"close":
+                    close = True
+            if length:
+                await reader.readexactly(length)
+            done = time.perf_counter()
+            if not head.startswith(b"HTTP/1.1 200"):
+                out["errors"] = int(out["errors"]) + 1  # type: ignore[call-overload]
+            elif start >= measure_from:
+                latencies.append(done - start)
+            if close:
+                writer.close()
+                writer = None
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            out["errors"] = int(out["errors"]) + 1  # type: ignore[call-overload]
+            if writer is not None:
+                writer.close()
+            writer = None
+            await asyncio.sleep(0.01)
+    if writer is not None:
+        writer.close()
+
+
+async def run(port: int, cookie: str, seconds: float, warmup: float, connections: int) -> dict[str, object]:
+    """Load ``127.0.0.1:port`` for ``warmup + seconds``; statistics of the last ``seconds``."""
+    request = (
+        f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: authkit-bench\r\nCookie: {cookie}\r\n\r\n"
+    ).encode("latin-1")
+    now = time.perf_counter()
+    measure_from = now + warmup
+    stop_at = [measure_from + seconds]
+    out: dict[str, list[float] | int] = {"latencies": [], "errors": 0}
+    await asyncio.gather(*(_connection(port, request, stop_at, measure_from, out) for _ in range(connections)))
+    elapsed = time.perf_counter() - measure_from
+    latencies = sorted(out["latencies"])  # type: ignore[type-var]
+    n = len(latencies)
+
+    def pct(p: float) -> float | None:
+        return latencies[min(n - 1, round(p / 100 * (n - 1)))] * 1000 if n else None
+
+    return {
+        "requests": n,
+        "errors": out["errors"],
+        "seconds": elapsed,
+        "rps": n / elapsed,
+        "p50_ms": pct(50),
+        "p99_ms": pct(99),
+    }
+
+
+def main() -> None:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--cookie", default="")
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--warmup", type=float, default=0.5)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    if not 0 < args.seconds <= 60 or not 0 < args.connections <= 256:
+        parser.error("--seconds must be in (0, 60] and --connections in (0, 256]")
+    runner = asyncio.run
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:
+        pass
+    print(json.dumps(runner(run(args.port, args.cookie, args.seconds, args.warmup, args.connections))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""Throughput: requests per second through real servers, bare app vs the same app behind the middleware.
+
+uvicorn (one worker, uvloop + httptools when installed) serves the ASGI apps and gunicorn (one ``gthread``
+worker: gunicorn's threaded sync worker, which keeps connections alive) the WSGI apps of ``benchmarks/apps.py``,
+each in its own process on 127.0.0.1. The bare and the middleware server run side by side and are loaded in
+alternation (``rounds`` times each) by ``benchmarks/loadgen.py`` in a separate process, with the signed-in
+cookie and warm caches (a warm-up phase precedes every measurement). Bounded: ``seconds`` per measurement.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .common import Lab, cookie_header
+from .hotpath import asgi_middleware, wsgi_middleware
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server on port {port} exited ({proc.returncode})")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"the server on port {port} did not start")
+
+
+def _server(kind: str, target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    if kind == "uvicorn":
+        args = [sys.executable, "-m", "uvicorn", target.removesuffix("()"), "--host", "127.0.0.1", "--port", str(port)]
+        args += ["--log-level", "warning", "--no-access-log", "--lifespan", "off", "--workers", "1"]
+        if target.endswith("()"):
+            args.append("--factory")
+        for flag, module in (("--loop", "uvloop"), ("--http", "httptools")):
+            try:
+                __import__(module)
+                args += [flag, module]
+            except ImportError:
+                pass
+    else:
+        args = [sys.executable, "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "4", "--keep-alive", "30"]
+        args += ["-b", f"127.0.0.1:{port}", "--log-level", "warning", target]
+    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+
+
+def _load(port: int, cookie: str, seconds: float, warmup: float, connections: int) -> dict[str, Any]:
+    args = [sys.executable, "-m", "benchmarks.loadgen", "--port", str(port), "--cookie", cookie]
+    args += ["--seconds", str(seconds), "--warmup", str(warmup), "--connections", str(connections)]
+    out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=seconds + warmup + 60, check=True)
+    return dict(json.loads(out.stdout))
+
+
+def run(lab: Lab, *, seconds: float, warmup: float, rounds: int, connections: int) -> dict[str, Any]:
+    """rps of bare vs middleware under uvicorn and gunicorn; ``ratio`` = middleware rps / bare rps (medians)."""
+    kit = lab.backend("cookie", tag="_tp").kit
+    cookie = cookie_header(lab.sign_in(kit))
+    config = {
+        k: getattr(kit.config, k)
+        for k in ("client_id", "api_key", "redirect_uri", "cookie_password", "api_hostname", "api_https", "api_port")
+    }
+    env = {**os.environ, "AUTHKIT_BENCH_CONFIG": json.dumps(config), "PYTHONPATH": str(ROOT)}
+    plan = []
+    if asgi_middleware() is not None:
+        plan.append(("uvicorn", "benchmarks.apps:asgi_bare", "benchmarks.apps:asgi_authkit()"))
+    have_gunicorn = importlib.util.find_spec("gunicorn") is not None
+    if wsgi_middleware() is not None and have_gunicorn:
+        plan.append(("gunicorn", "benchmarks.apps:wsgi_bare", "benchmarks.apps:wsgi_authkit()"))
+    results: dict[str, Any] = {}
+    for kind, bare_target, mw_target in plan:
+        ports = {"bare": _free_port(), "authkit": _free_port()}
+        procs = {
+            "bare": _server(kind, bare_target, ports["bare"], env),
+            "authkit": _server(kind, mw_target, ports["authkit"], env),
+        }
+        try:
+            for name, proc in procs.items():
+                _wait_port(ports[name], proc)
+            runs: dict[str, list[dict[str, Any]]] = {"bare": [], "authkit": []}
+            for _ in range(rounds):
+                for name in ("bare", "authkit"):
+                    runs[name].append(_load(ports[name], cookie, seconds, warmup, connections))
+        finally:
+            for proc in procs.values():
+                proc.terminate()
+            for proc in procs.values():
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        entry: dict[str, Any] = {"runs": runs}
+        for name, found in runs.items():
+            entry[name] = {
+                "rps": statistics.median(r["rps"] for r in found),
+                "p50_ms": statistics.median(r["p50_ms"] or 0 for r in found),
+                "p99_ms": statistics.median(r["p99_ms"] or 0 for r in found),
+                "errors": sum(int(r["errors"]) for r in found),
+                "requests": sum(int(r["requests"]) for r in found),
+            }
+        entry["ratio"] = entry["authkit"]["rps"] / entry["bare"]["rps"] if entry["bare"]["rps"] else None
+        results[kind] = entry
+    if not have_gunicorn:
+        results["note"] = "gunicorn not installed (pip install -e '.[bench]'): WSGI throughput skipped"
+    if not plan:
+        results["note"] = "no middleware (or server) available: throughput skipped"
+    return results

@@ -1,0 +1,93 @@
+"""Smoke test of the benchmark suite: ``python -m benchmarks.run --smoke`` runs every part with tiny counts.
+
+It checks only that well-formed results come out (every part present, numbers where numbers belong) and the
+storm's correctness figures (exactly one refresh grant, no failure); never a timing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("bench")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--smoke", "--out", str(out), "--no-docs"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads((out / "benchmarks.json").read_text()), out
+
+
+def _stats(entry: dict) -> None:
+    assert entry["n"] > 0
+    assert 0 < entry["min"] <= entry["median"] <= entry["p95"] <= entry["p99"]
+
+
+def test_files_written(results: tuple[dict, Path]) -> None:
+    data, out = results
+    assert data["meta"]["smoke"] is True
+    assert data["meta"]["machine"]["cores"] >= 1
+    markdown = (out / "results.md").read_text()
+    assert "### Hot path" in markdown and "### Targets" in markdown
+    assert (out / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_hot_path(results: tuple[dict, Path]) -> None:
+    figures = results[0]["hot_path"]["figures"]
+    for name in ("engine.cookie", "engine.cookie.cold", "engine.memory", "engine.sqlite", "floor.pipeline"):
+        _stats(figures[name])
+    _stats(figures["asgi.bare"])
+    for name, entry in figures.items():
+        if name.startswith(("asgi.", "wsgi.")) and not name.endswith(".bare"):
+            assert isinstance(entry["added_median"], float)
+
+
+def test_refresh_latency(results: tuple[dict, Path]) -> None:
+    refresh = results[0]["refresh"]
+    assert {"cookie", "memory", "sqlite"} <= set(refresh)
+    for entry in refresh.values():
+        _stats(entry["total"])
+        _stats(entry["bare_grant"])
+        assert entry["failures"] == 0
+        assert entry["grants_per_request"] == 1
+
+
+def test_storm_one_grant_no_failure(results: tuple[dict, Path]) -> None:
+    storms = results[0]["storm"]
+    assert storms
+    for storm in storms:
+        assert storm["grants"] == 1, storm
+        assert storm["failures"] == 0, storm
+        assert storm["p99_ms"] > 0
+
+
+def test_throughput_and_scale(results: tuple[dict, Path]) -> None:
+    data = results[0]
+    for name, entry in data["throughput"].items():
+        if isinstance(entry, dict):
+            assert entry["bare"]["requests"] > 0 and entry["authkit"]["requests"] > 0, name
+            assert entry["bare"]["errors"] == 0 and entry["authkit"]["errors"] == 0, name
+    sql = data["scale"]["sql"]
+    assert "sqlite" in sql
+    for entry in sql.values():
+        assert len(entry["sizes"]) == 2
+        for size in entry["sizes"]:
+            _stats(size)
+    assert data["scale"]["memory"]["memory_store_bytes_per_session"] > 0
+    assert [c["permissions"] for c in data["scale"]["cookie_sizes"]] == [0, 10, 50, 100, 200]
+    assert all(t["met"] in (True, False, None) for t in data["targets"])
