@@ -200,13 +200,9 @@ class Lab:
 
     def backend(self, name: str, *, cold: bool = False, tag: str = "", http: Any = None, **config: Any) -> Backend:
         """An engine on a fresh ``name`` store. ``cold``: the cookie store's unseal cache and the JWKS
-        verified-token cache are off, so every request unseals and verifies."""
+        engine's result caches are off (``cache_results=False``), so every request unseals and verifies."""
         store, cleanup = self.store(name, cache_size=0 if cold else 1024, tag=tag)
-        kit = AuthKit(self.config(**config), store=store, http=http)
-        if cold:
-            # No public option yet: the engine builds its JWKS caches itself (see the report).
-            kit._sio().jwks.verified_cache_size = 0
-            kit._aio().jwks.verified_cache_size = 0
+        kit = AuthKit(self.config(**config), store=store, http=http, cache_results=not cold)
         backend = Backend(name, kit, cleanup)
         self._backends.append(backend)
         return backend

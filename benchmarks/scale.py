@@ -137,6 +137,7 @@ def memory(lab: Lab, *, sessions: int) -> dict[str, Any]:
     kit.store._opened.clear()  # type: ignore[attr-defined]
     kit._sio().jwks._verified.clear()
     kit._infos.clear()
+    kit._warm.clear()
     del password
     gc.collect()
     tracemalloc.start()

@@ -9,6 +9,22 @@ FastAPI dependencies), ``authkit_adapters.flask`` (an extension, ``current_user`
 ``authkit_adapters.django`` (middleware and view decorators, sync and async).
 """
 
-from ._core import AuthKitOptions, ErrorHook, NoRequestContextError, RequestInfo, Response, SignInUrlOptions
+from ._core import (
+    AuthKitOptions,
+    CrossSiteRequestError,
+    ErrorHook,
+    NoRequestContextError,
+    RequestInfo,
+    Response,
+    SignInUrlOptions,
+)
 
-__all__ = ["AuthKitOptions", "ErrorHook", "NoRequestContextError", "RequestInfo", "Response", "SignInUrlOptions"]
+__all__ = [
+    "AuthKitOptions",
+    "CrossSiteRequestError",
+    "ErrorHook",
+    "NoRequestContextError",
+    "RequestInfo",
+    "Response",
+    "SignInUrlOptions",
+]

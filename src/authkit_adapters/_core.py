@@ -70,6 +70,7 @@ __all__ = [
     *API_NAMES,
     "CONTEXT_KEY",
     "AuthKitOptions",
+    "CrossSiteRequestError",
     "ErrorHook",
     "MiddlewareCore",
     "NoRequestContextError",
@@ -102,6 +103,13 @@ class NoRequestContextError(AuthKitError):
     """A request-scoped function was called outside a request handled by the authkit-session middleware."""
 
     code = "no_request_context"
+
+
+class CrossSiteRequestError(AuthKitError):
+    """``sign_out()`` was refused because the request came from another site (``csrf_protect_sign_out``). The
+    middleware answers 403 in place of the app's response; the session is left as it was."""
+
+    code = "cross_site_request"
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,10 +194,15 @@ class AuthKitOptions(TypedDict, total=False):
     redirect_uri: str | None
     debug: bool
     on_error: ErrorHook | None
+    csrf_protect_sign_out: bool
 
 
 def _is_signed_in(auth: AuthResult | None) -> bool:
     return auth is not None and isinstance(auth.user_info, UserInfo)
+
+
+#: What :func:`add_session_cache_headers` makes of no headers at all.
+SESSION_CACHE_HEADERS: list[tuple[str, str]] = add_session_cache_headers([])
 
 
 class RequestContext:
@@ -210,6 +223,8 @@ class RequestContext:
         self.started = False
         #: Set once the app's response was replaced; its body must be dropped.
         self.replacement: Response | None = None
+        #: A refusal that replaces the app's response (a cross-site sign-out).
+        self.refusal: Response | None = None
 
     @property
     def kit(self) -> AuthKit:
@@ -310,6 +325,17 @@ class RequestContext:
             self.redirect = (safe_return_path(return_to), redirect_status(self.info.method))
         return info
 
+    def check_sign_out(self) -> None:
+        """With ``csrf_protect_sign_out``, refuse a sign-out the request's site headers show is cross-site: record
+        a 403 that replaces the app's response and raise :class:`CrossSiteRequestError`."""
+        if not self.core.csrf_protect_sign_out or not self.core.is_cross_site(self.info):
+            return
+        body = b"Sign-out refused: the request did not come from this site.\n"
+        headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
+        self.refusal = Response(403, headers, body)
+        self.core.log("sign-out refused: cross-site %s request", self.info.method)
+        raise CrossSiteRequestError("sign-out refused: cross-site request")
+
     def after_sign_out(self, logout_url: str | None, return_to: str | None) -> str:
         """After the session ended: redirect to WorkOS's logout URL (or ``return_to``/``/`` without a session)."""
         self.used = True
@@ -367,13 +393,17 @@ class RequestContext:
         """``headers`` plus the cookies to write, and the no-store cache headers when the response carries or
         depends on a session."""
         cookies = self.cookies_to_write()
+        needs_cache_headers = force_cache_headers or cookies or self.used or self.auth.loaded is not None
+        if not headers and not cookies:  # the common case, answered with shared constants
+            return list(SESSION_CACHE_HEADERS) if needs_cache_headers else []
         out = [*headers, *(("Set-Cookie", c.header_value()) for c in cookies)]
-        if force_cache_headers or cookies or self.used or self.auth.loaded is not None:
-            out = add_session_cache_headers(out)
-        return out
+        return add_session_cache_headers(out) if needs_cache_headers else out
 
     def pending_response(self) -> Response | None:
-        """The recorded redirect as a complete response, if one was recorded."""
+        """The recorded refusal or redirect as a complete response, if one was recorded."""
+        if self.refusal is not None:
+            refusal = self.refusal
+            return Response(refusal.status, self.decorate(refusal.headers, force_cache_headers=True), refusal.body)
         if self.redirect is None:
             return None
         location, status = self.redirect
@@ -395,7 +425,8 @@ class RequestContext:
         """Whether an exception the app raised is only the signal of a recorded redirect, which was (or can still
         be) sent instead of an error."""
         can_redirect = self.replacement is not None or not self.started
-        return self.redirect is not None and can_redirect and isinstance(exc, AuthKitError)
+        recorded = self.redirect is not None or self.refusal is not None
+        return recorded and can_redirect and isinstance(exc, AuthKitError)
 
 
 def current_context(request: object = None) -> RequestContext:
@@ -460,6 +491,9 @@ class MiddlewareCore:
     - ``redirect_uri``: the callback URL, instead of the configuration's; its path is served by the middleware.
     - ``debug``: log each decision to the ``authkit_session`` logger (at INFO; never a token, code or cookie).
     - ``on_error(error, request_info)``: called when the sign-in callback fails; see :data:`ErrorHook`.
+    - ``csrf_protect_sign_out``: ``sign_out()`` refuses (403, session kept) a request that another site made:
+      ``Sec-Fetch-Site`` other than ``same-origin``/``none``, else an ``Origin`` that is not this host's or the
+      redirect URI's, else (no such header: an old browser or a script) a GET or HEAD. See :meth:`is_cross_site`.
     """
 
     def __init__(
@@ -472,6 +506,7 @@ class MiddlewareCore:
         redirect_uri: str | None = None,
         debug: bool = False,
         on_error: ErrorHook | None = None,
+        csrf_protect_sign_out: bool = False,
     ) -> None:
         self.authkit = authkit if authkit is not None else AuthKit()
         self.middleware_auth = middleware_auth
@@ -480,6 +515,7 @@ class MiddlewareCore:
         self.redirect_uri = redirect_uri
         self.debug = debug
         self.on_error = on_error
+        self.csrf_protect_sign_out = csrf_protect_sign_out
         #: The path the sign-in callback is served at.
         self.callback_path = urlsplit(redirect_uri or self.authkit.config.redirect_uri).path or "/"
         self._lock = threading.Lock()
@@ -490,6 +526,23 @@ class MiddlewareCore:
         """Log a decision when ``debug`` is on."""
         if self.debug:
             logger.info("authkit: " + message, *args)
+
+    def is_cross_site(self, info: RequestInfo) -> bool:
+        """Whether a browser's headers show the request was made by another site (the CSRF check of sign-out).
+
+        ``Sec-Fetch-Site`` decides when present (``same-origin`` and ``none``, a typed URL or bookmark, pass);
+        else ``Origin`` must name this host (``Host``) or the redirect URI's origin; with neither header only
+        methods other than GET and HEAD pass (browsers send ``Origin`` on every cross-site POST)."""
+        site = info.headers.get("sec-fetch-site")
+        if site is not None:
+            return site.strip().lower() not in ("same-origin", "none")
+        origin = info.headers.get("origin")
+        if origin is not None:
+            parts = urlsplit(origin.strip())
+            own = urlsplit(self.redirect_uri or self.authkit.config.redirect_uri)
+            same_host = bool(parts.netloc) and parts.netloc == info.headers.get("host")
+            return not (same_host or (parts.scheme, parts.netloc) == (own.scheme, own.netloc))
+        return info.method.upper() in ("GET", "HEAD")
 
     def is_sign_up_path(self, path: str) -> bool:
         """Whether sign-ins started on ``path`` open the sign-up screen."""
@@ -510,6 +563,18 @@ class MiddlewareCore:
         self.log("no session on %s %s: redirecting to sign in", ctx.info.method, path)
         ctx.redirect_to_sign_in(ctx.info.target)
         return ctx.pending_response()
+
+    def begin_warm(self, info: RequestInfo, *, websocket: bool = False) -> RequestContext | None:
+        """The hot path: the context of a request whose session cookie the engine authenticated a moment ago
+        (:meth:`AuthKit.peek`), with no I/O and no flow; ``None`` when :meth:`begin` must run."""
+        if not websocket and info.path == self.callback_path:
+            return None
+        auth = self.authkit.peek(info.cookies)
+        if auth is None:
+            return None
+        ctx = RequestContext(self, info, websocket=websocket)
+        ctx.auth = auth  # signed in, so the middleware_auth gate lets it through
+        return ctx
 
     def begin(self, info: RequestInfo, *, websocket: bool = False) -> Flow[tuple[RequestContext, Response | None]]:
         """Start handling a request: its context, and the response the middleware sends itself (the callback's, or
@@ -681,8 +746,12 @@ def get_sign_up_url(*, request: object = None, **options: Unpack[SignInUrlOption
 
 def sign_out(*, return_to: str | None = None, request: object = None) -> Flow[str]:
     """End the session (store entry deleted, cookies expired) and make the response a redirect to WorkOS's logout
-    URL, which then goes to ``return_to``. Returns that URL (``return_to`` or ``/`` when there was no session)."""
+    URL, which then goes to ``return_to``. Returns that URL (``return_to`` or ``/`` when there was no session).
+
+    With the middleware's ``csrf_protect_sign_out``, a cross-site request raises
+    :class:`CrossSiteRequestError` instead and gets a 403; the session is kept."""
     ctx = current_context(request)
+    ctx.check_sign_out()
     url = yield _engine(ctx.kit, "sign_out", ctx.auth, ctx.cookies, return_to=return_to)
     return ctx.after_sign_out(url, return_to)
 

@@ -9,7 +9,7 @@ Every decision is in :mod:`authkit_adapters._core`; this module only speaks ASGI
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Unpack, cast
 from urllib.parse import quote
 
@@ -31,14 +31,17 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def request_info(scope: Mapping[str, Any]) -> RequestInfo:
-    """What the middleware needs from an ``http`` or ``websocket`` scope."""
-    headers: dict[str, str] = {}
-    cookie_headers: list[str] = []
-    for raw_name, raw_value in scope.get("headers", ()):
-        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
-        if name == "cookie":
-            cookie_headers.append(value)
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    """What the middleware needs from an ``http`` or ``websocket`` scope.
+
+    Only the ``Cookie`` headers are read up front (their parse is remembered per exact header value, as a browser
+    repeats it on every request); the other headers are decoded the first time something asks for one.
+    """
+    raw_headers = scope.get("headers", ())
+    cookie_headers = [value for name, value in raw_headers if name == b"cookie"]
+    if len(cookie_headers) == 1:
+        cookies = parse_cookie_header(cookie_headers[0].decode("latin-1"))
+    else:
+        cookies = parse_cookie_header([value.decode("latin-1") for value in cookie_headers])
     client = scope.get("client")
     raw_path = scope.get("raw_path")
     return RequestInfo(
@@ -46,13 +49,49 @@ def request_info(scope: Mapping[str, Any]) -> RequestInfo:
         path=scope["path"],
         raw_path=raw_path.decode("latin-1") if raw_path else quote(scope["path"]),
         query_string=scope.get("query_string", b"").decode("latin-1"),
-        headers=headers,
-        cookies=parse_cookie_header(cookie_headers),
+        headers=_LazyHeaders(raw_headers),
+        cookies=cookies,
         client_ip=client[0] if client else None,
     )
 
 
+class _LazyHeaders(Mapping[str, str]):
+    """An ASGI header list as ``{lower-case name: value}`` (repeated names joined with ``", "``), decoded on first
+    use: most requests never look at a header besides the cookie."""
+
+    __slots__ = ("_decoded", "_raw")
+
+    def __init__(self, raw: Iterable[tuple[bytes, bytes]]) -> None:
+        self._raw = raw
+        self._decoded: dict[str, str] | None = None
+
+    def _headers(self) -> dict[str, str]:
+        if self._decoded is None:
+            headers: dict[str, str] = {}
+            for raw_name, raw_value in self._raw:
+                name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+                headers[name] = f"{headers[name]}, {value}" if name in headers else value
+            self._decoded = headers
+        return self._decoded
+
+    def __getitem__(self, name: str) -> str:
+        return self._headers()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._headers())
+
+    def __len__(self) -> int:
+        return len(self._headers())
+
+
+_SESSION_CACHE_HEADERS = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in _core.SESSION_CACHE_HEADERS]
+#: Response headers the middleware merges with its own (``Vary``, ``Cache-Control``, ``Set-Cookie``).
+_MERGED_HEADERS = frozenset((b"vary", b"cache-control", b"set-cookie"))
+
+
 def _encode(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    if headers == _core.SESSION_CACHE_HEADERS:
+        return list(_SESSION_CACHE_HEADERS)
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
 
@@ -78,7 +117,9 @@ class AuthKitMiddleware(MiddlewareCore):
             await self.app(scope, receive, send)
             return
         websocket = scope["type"] == "websocket"
-        ctx, early = await run_async(self.begin(request_info(scope), websocket=websocket), None)
+        info = request_info(scope)
+        warm = self.begin_warm(info, websocket=websocket)
+        ctx, early = (warm, None) if warm is not None else await run_async(self.begin(info, websocket=websocket), None)
         if early is not None and websocket:  # refuse the handshake: the server answers 403
             await receive()
             await send({"type": "websocket.close", "code": 1008})
@@ -95,12 +136,19 @@ class AuthKitMiddleware(MiddlewareCore):
     async def _http(self, ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
         async def wrapped_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", ())]
-                outcome = ctx.start_response(message["status"], headers)
+                # Only the headers the middleware may change are decoded; the others pass through as they are.
+                kept: list[tuple[bytes, bytes]] = []
+                merged: list[tuple[str, str]] = []
+                for name, value in message.get("headers", ()):
+                    if name.lower() in _MERGED_HEADERS:
+                        merged.append((name.decode("latin-1"), value.decode("latin-1")))
+                    else:
+                        kept.append((name, value))
+                outcome = ctx.start_response(message["status"], merged)
                 if isinstance(outcome, Response):
                     await _send(send, outcome)
                     return
-                message = {**message, "headers": _encode(outcome)}
+                message = {**message, "headers": kept + _encode(outcome)}
             elif ctx.replacement is not None:  # the replaced response's body, trailers ...
                 return
             await send(message)

@@ -98,7 +98,9 @@ class AuthKitWSGIMiddleware(MiddlewareCore):
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Handle one request."""
-        ctx, early = run_sync(self.begin(request_info(environ)), None)
+        info = request_info(environ)
+        warm = self.begin_warm(info)
+        ctx, early = (warm, None) if warm is not None else run_sync(self.begin(info), None)
         if early is not None:
             start_response(early.status_line, early.headers)
             return [early.body]

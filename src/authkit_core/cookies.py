@@ -7,9 +7,11 @@ name appears twice, the first one wins, as in browsers' most-specific-path-first
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http.cookies import Morsel
+from types import MappingProxyType
 from typing import Literal
 
 from .config import AuthKitConfig
@@ -17,12 +19,28 @@ from .config import AuthKitConfig
 __all__ = ["SetCookie", "apply_set_cookies", "expired_cookie", "parse_cookie_header", "session_cookie"]
 
 
-def parse_cookie_header(header: str | Iterable[str] | None) -> dict[str, str]:
-    """Parse one ``Cookie`` header value (or several) into ``{name: value}``; the first of a repeated name wins."""
-    cookies: dict[str, str] = {}
+def parse_cookie_header(header: str | Iterable[str] | None) -> Mapping[str, str]:
+    """Parse one ``Cookie`` header value (or several) into ``{name: value}``; the first of a repeated name wins.
+
+    The result is read-only: the parse of a single header value is remembered (bounded), since a browser sends
+    the same header on every request."""
     if header is None:
-        return cookies
-    headers = [header] if isinstance(header, str) else list(header)
+        return _EMPTY
+    if isinstance(header, str):
+        return _parse_one(header)
+    return MappingProxyType(_parse(list(header)))
+
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_one(header: str) -> Mapping[str, str]:
+    return MappingProxyType(_parse([header]))
+
+
+def _parse(headers: list[str]) -> dict[str, str]:
+    cookies: dict[str, str] = {}
     for value in headers:
         for chunk in value.split(";"):
             name, sep, val = chunk.partition("=")

@@ -67,8 +67,13 @@ class _Flights(Generic[E]):
         with self._lock:
             self._inflight.pop(key, None)
             if error is None and self._remember > 0:
-                self._recent[key] = (self._clock() + self._remember, result)
+                now = self._clock()
+                self._recent[key] = (now + self._remember, result)
                 self._recent.move_to_end(key)
+                # Oldest first: drop what expired (its key, a spent refresh token, is rarely asked again) ...
+                while self._recent and next(iter(self._recent.values()))[0] <= now:
+                    self._recent.popitem(last=False)
+                # ... and bound the rest.
                 while len(self._recent) > self._max:
                     self._recent.popitem(last=False)
 

@@ -11,6 +11,9 @@ Failure policy (the same as authkit-nextjs, plus coordination):
   session: the store entry is deleted and the cookie expired;
 * a transient one (network, timeout, 408/429/5xx, storage outage) keeps everything; if the current access token is
   still valid the request is served with it, otherwise it is served signed out, and the next request tries again;
+* with the server-side stores (memory, SQL), every attempt to spend one refresh token carries the same
+  ``Idempotency-Key`` (derived from the token), so a grant WorkOS processed but whose answer or save was lost is
+  replayed by the next attempt instead of being refused;
 * a cookie that does not unseal, a token with a bad signature or for another user is a signed-out request.
 """
 
@@ -39,11 +42,19 @@ from .models import AuthenticationResponse, NoUserInfo, Session, UserInfo
 from .storage.base import LoadedSession, LoadResult, SessionStore
 from .storage.cookie import CookieSessionStore
 from .tokens import get_token_claims, needs_refresh, refresh_buffer, user_info_from_session
-from .workos_api import authenticate_with_code_flow, authenticate_with_refresh_token_flow, logout_url
+from .workos_api import (
+    authenticate_with_code_flow,
+    authenticate_with_refresh_token_flow,
+    logout_url,
+    refresh_idempotency_key,
+)
 
 __all__ = ["AuthKit", "AuthResult", "RefreshErrorCallback", "RefreshSuccessCallback"]
 
 logger = logging.getLogger("authkit_session")
+
+#: How many recently authenticated cookies :meth:`AuthKit.peek` remembers.
+_WARM_ENTRIES = 2048
 
 #: ``on_session_refresh_success(user_info)``; may be a coroutine function on the async face.
 RefreshSuccessCallback = Callable[[UserInfo], Any]
@@ -167,7 +178,9 @@ class AuthKit:
 
     ``store`` defaults to :class:`~authkit_core.storage.CookieSessionStore`. ``lease_seconds`` bounds how long a
     crashed process can hold a shared store's refresh lease; ``lease_wait_seconds`` how long a request waits for
-    another process's refresh before giving up (transiently).
+    another process's refresh before giving up (transiently). ``cache_results=False`` turns off what the engine
+    remembers between requests (verified tokens, built ``UserInfo``, recently authenticated cookies), so every
+    request verifies from scratch; the stores' own caches are their options.
     """
 
     def __init__(
@@ -181,6 +194,7 @@ class AuthKit:
         async_http: httpx.AsyncClient | None = None,
         lease_seconds: float = 30.0,
         lease_wait_seconds: float = 10.0,
+        cache_results: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config if config is not None else AuthKitConfig.from_env()
@@ -195,12 +209,22 @@ class AuthKit:
         self._async_http = async_http
         self._infos: OrderedDict[str, tuple[Session, UserInfo]] = OrderedDict()
         self._infos_lock = threading.Lock()
+        # Recently authenticated cookies of a cookie-only store: value -> (refresh due at, UserInfo, session).
+        self._warm: dict[str, tuple[float, UserInfo, LoadedSession]] = {}
+        self.cache_results = cache_results
+        self._warm_key: Callable[[Mapping[str, str]], str | None] | None = (
+            getattr(self.store, "cache_key", None) if cache_results else None
+        )
         self._sync_io: _SyncIO | None = None
         self._async_io: _AsyncIO | None = None
+        # Stores whose refresh tokens never come from the browser (memory, SQL) get replayable refresh grants.
+        self._server_side = bool(getattr(self.store, "keeps_tokens_server_side", False))
 
     def _user_info(self, session: Session, claims: dict[str, Any]) -> UserInfo:
         """``UserInfo`` for a verified session, remembered per session object (stores that cache what they open
         hand back the same object for the same cookie, so a repeated request builds nothing)."""
+        if not self.cache_results:
+            return user_info_from_session(session, claims)
         hit = self._infos.get(session.access_token)
         if hit is not None and hit[0] is session:
             return hit[1]
@@ -210,6 +234,39 @@ class AuthKit:
             while len(self._infos) > 1024:
                 self._infos.popitem(last=False)
         return info
+
+    def peek(self, cookies: Mapping[str, str]) -> AuthResult | None:
+        """What :meth:`authenticate` would answer, without doing anything, when this exact session cookie was
+        authenticated a moment ago and its access token is not yet due for a refresh; else ``None``.
+
+        Only for stores whose session lives wholly in the cookie (``CookieSessionStore``: nothing server-side can
+        revoke it, so remembering the answer until the token is due is exactly as strong as recomputing it). A
+        repeated request then costs one dictionary lookup.
+        """
+        key = self._warm_key(cookies) if self._warm_key is not None else None
+        if key is None:
+            return None
+        hit = self._warm.get(key)
+        if hit is None or hit[0] <= self.clock():
+            return None
+        return AuthResult(hit[1], hit[2])
+
+    def _remember_warm(
+        self, cookies: Mapping[str, str], info: UserInfo, loaded: LoadedSession, claims: Mapping[str, Any], buffer: int
+    ) -> None:
+        key = self._warm_key(cookies) if self._warm_key is not None else None
+        exp = claims.get("exp")
+        if key is None or not isinstance(exp, int | float) or isinstance(exp, bool):
+            return
+        due = float(exp) - buffer if buffer > 0 else float(exp)
+        with self._infos_lock:
+            self._warm[key] = (due, info, loaded)
+            while len(self._warm) > _WARM_ENTRIES:
+                del self._warm[next(iter(self._warm))]
+
+    @property
+    def _verified_cache_size(self) -> int:
+        return 4096 if self.cache_results else 0
 
     # resources are created on first use, so an app that is only sync (or only async) never builds the other
     def _sio(self) -> _SyncIO:
@@ -223,7 +280,9 @@ class AuthKit:
     def _aio(self) -> _AsyncIO:
         if self._async_io is None:
             http = self._async_http or httpx.AsyncClient(timeout=self.config.http_timeout_seconds)
-            jwks = AsyncJWKSCache(self.config, http=http, clock=self.clock)
+            jwks = AsyncJWKSCache(
+                self.config, http=http, clock=self.clock, verified_cache_size=self._verified_cache_size
+            )
             self._async_io = _AsyncIO(http, jwks, self.store, AsyncSingleFlight())
         return self._async_io
 
@@ -248,11 +307,13 @@ class AuthKit:
         handshake: a rotated refresh token that never reaches the browser would end the session). A token near
         expiry is then served as it is, and an expired one makes the request signed out without ending the session.
         """
-        return run_sync(self._authenticate_flow(cookies, refresh), self._sio())
+        warm = self.peek(cookies)
+        return warm if warm is not None else run_sync(self._authenticate_flow(cookies, refresh), self._sio())
 
     async def authenticate_async(self, cookies: Mapping[str, str], *, refresh: bool = True) -> AuthResult:
         """Async :meth:`authenticate`."""
-        return await run_async(self._authenticate_flow(cookies, refresh), self._aio())
+        warm = self.peek(cookies)
+        return warm if warm is not None else await run_async(self._authenticate_flow(cookies, refresh), self._aio())
 
     def refresh(
         self, result: AuthResult, cookies: Mapping[str, str], *, organization_id: str | None = None
@@ -338,7 +399,10 @@ class AuthKit:
         if current is not None and claims is not None:
             result.user_info = current
             buffer = refresh_buffer(claims, self.config.refresh_buffer_seconds)
-            if not refresh or not needs_refresh(claims, now=self.clock(), buffer=buffer):
+            if not needs_refresh(claims, now=self.clock(), buffer=buffer):
+                self._remember_warm(cookies, current, loaded, claims, buffer)
+                return result
+            if not refresh:
                 return result
         if not refresh:
             result.reason = "token_expired"
@@ -421,9 +485,13 @@ class AuthKit:
                 yield _Store("release_lease", (current, owner))
                 return current, []
             org = organization_id or _org_id(current.session)
+            token = current.session.refresh_token
+            # Where the tokens live server-side, every attempt to spend this token sends the same key, so a grant
+            # whose answer was lost (timeouts, a crash or a storage failure before the save) is replayed later.
+            key = refresh_idempotency_key(self.config.client_id, token, org) if self._server_side else None
             try:
                 response = yield from authenticate_with_refresh_token_flow(
-                    self.config, current.session.refresh_token, organization_id=org
+                    self.config, token, organization_id=org, idempotency_key=key
                 )
             except AuthKitError as exc:
                 if exc.is_transient:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Unpack
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from .config import AuthKitConfig
 from .cookies import SetCookie
@@ -56,6 +56,8 @@ _FNV_OFFSET = 0x811C9DC5
 _FNV_PRIME = 0x01000193
 # C0 controls, DEL and C1 controls: browsers strip some of them (tab, newline) before parsing a URL.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# What cannot go into a Location header as it is (HTTP headers are Latin-1 at best): spaces and non-ASCII.
+_NOT_HEADER_SAFE = re.compile(r"[^\x21-\x7e]+")
 
 
 def fnv1a32(text: str) -> str:
@@ -229,7 +231,8 @@ def safe_return_path(value: str | None, default: str = "/") -> str:
 
     Refused: anything not starting with a single ``/`` (``//evil.example``, ``https:evil``, ``evil``), backslashes
     (``/\\evil``, which browsers read as ``//evil``), control characters, and values that only look safe before
-    percent-decoding (``/%2F%2Fevil``, ``%2F%2Fevil``, ``/%5Cevil``).
+    percent-decoding (``/%2F%2Fevil``, ``%2F%2Fevil``, ``/%5Cevil``). Spaces and non-ASCII characters of an
+    accepted path are percent-encoded (UTF-8), so it can always be sent as a ``Location`` header.
     """
     if not isinstance(value, str) or not value:
         return default
@@ -244,7 +247,10 @@ def safe_return_path(value: str | None, default: str = "/") -> str:
         parts = urlsplit(text)
         if parts.scheme or parts.netloc:
             return default
-    return value
+    try:
+        return _NOT_HEADER_SAFE.sub(lambda match: quote(match.group(0), safe=""), value)
+    except UnicodeEncodeError:  # a lone surrogate: not a path a browser could have asked for
+        return default
 
 
 def redirect_status(method: str) -> int:

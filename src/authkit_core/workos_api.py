@@ -12,6 +12,7 @@ access token or a refresh token, and a successful body (which holds tokens) is n
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 import sys
@@ -72,6 +73,7 @@ __all__ = [
     "logout_url",
     "parse_json_response",
     "parse_retry_after",
+    "refresh_idempotency_key",
     "validate_api_key_flow",
     "validate_api_key_request",
 ]
@@ -260,14 +262,40 @@ def authenticate_with_code_request(
 
 
 def authenticate_with_refresh_token_request(
-    config: AuthKitConfig, refresh_token: str, organization_id: str | None = None, **options: Unpack[ClientMetadata]
+    config: AuthKitConfig,
+    refresh_token: str,
+    organization_id: str | None = None,
+    *,
+    idempotency_key: str | None = None,
+    **options: Unpack[ClientMetadata],
 ) -> httpx.Request:
     """``POST /user_management/authenticate`` with the ``refresh_token`` grant: ``{grant_type, client_id,
-    client_secret, refresh_token, organization_id?}``, then ``ip_address``/``user_agent`` when given."""
+    client_secret, refresh_token, organization_id?}``, then ``ip_address``/``user_agent`` when given.
+
+    ``idempotency_key`` fixes the ``Idempotency-Key`` header (otherwise :func:`call_flow` draws one per grant);
+    see :func:`refresh_idempotency_key`."""
     if not refresh_token:
         raise ValueError("the refresh token is empty")
     grant = {"refresh_token": refresh_token, "organization_id": organization_id}
-    return _authenticate_request(config, "refresh_token", grant, options, ClientMetadata)
+    request = _authenticate_request(config, "refresh_token", grant, options, ClientMetadata)
+    if idempotency_key is not None:
+        request.headers["Idempotency-Key"] = idempotency_key
+    return request
+
+
+def refresh_idempotency_key(client_id: str, refresh_token: str, organization_id: str | None = None) -> str:
+    """An ``Idempotency-Key`` derived from what a refresh grant spends (a UUID made of a SHA-256 of the client,
+    the refresh token and the organization) rather than drawn at random; the token cannot be recovered from it.
+
+    Every attempt to spend one refresh token, in any process and after any crash, then carries the same key: when
+    a grant was processed but its answer was lost (every attempt timed out, the process died, or the database
+    failed before the new tokens were saved), the next attempt is answered from WorkOS's replay store with the
+    same new tokens instead of being refused as a reuse. The engine uses it only with stores that keep the
+    tokens server-side (memory, SQL), where a refresh token never comes from the browser: with the cookie store a
+    stale cookie copied before a refresh could otherwise be replayed back to life.
+    """
+    material = "\0".join(("authkit-session refresh grant v1", client_id, refresh_token, organization_id or ""))
+    return str(uuid.UUID(bytes=hashlib.sha256(material.encode()).digest()[:16], version=4))
 
 
 def validate_api_key_request(config: AuthKitConfig, value: str) -> httpx.Request:
@@ -481,10 +509,18 @@ def authenticate_with_code_flow(
 
 
 def authenticate_with_refresh_token_flow(
-    config: AuthKitConfig, refresh_token: str, organization_id: str | None = None, **options: Unpack[ClientMetadata]
+    config: AuthKitConfig,
+    refresh_token: str,
+    organization_id: str | None = None,
+    *,
+    idempotency_key: str | None = None,
+    **options: Unpack[ClientMetadata],
 ) -> Flow[AuthenticationResponse]:
-    """Trade a refresh token (which then stops working) for new tokens, optionally in ``organization_id``."""
-    request = authenticate_with_refresh_token_request(config, refresh_token, organization_id, **options)
+    """Trade a refresh token (which then stops working) for new tokens, optionally in ``organization_id``
+    (``idempotency_key``: see :func:`authenticate_with_refresh_token_request`)."""
+    request = authenticate_with_refresh_token_request(
+        config, refresh_token, organization_id, idempotency_key=idempotency_key, **options
+    )
     return (yield from _request_flow(config, request, AuthenticationResponse.from_api))
 
 

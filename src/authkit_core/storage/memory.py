@@ -26,6 +26,8 @@ class MemorySessionStore(SyncStoreMixin):
     last save (default: the cookie's max age)."""
 
     shared = False
+    #: The browser holds only a handle: refresh grants may use a replayable ``Idempotency-Key`` (see the engine).
+    keeps_tokens_server_side = True
 
     def __init__(
         self,

@@ -305,6 +305,8 @@ class SQLSessionStore:
 
     #: Leases live in the database, so several processes coordinate refreshes through it.
     shared = True
+    #: The browser holds only a handle: refresh grants may use a replayable ``Idempotency-Key`` (see the engine).
+    keeps_tokens_server_side = True
 
     def __init__(
         self,
