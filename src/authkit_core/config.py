@@ -6,6 +6,7 @@ at start-up rather than on the first request.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -112,9 +113,7 @@ class AuthKitConfig:
     @property
     def cookie_passwords(self) -> Mapping[str, str]:
         """The passwords by id; a single password has id ``"1"`` as in iron-session."""
-        if isinstance(self.cookie_password, str):
-            return MappingProxyType({"1": self.cookie_password} if self.cookie_password else {})
-        return MappingProxyType(dict(self.cookie_password))
+        return _password_map(self.cookie_password)
 
     @property
     def api_base_url(self) -> str:
@@ -186,6 +185,18 @@ class AuthKitConfig:
             kwargs["api_port"] = _parse_int("WORKOS_API_PORT", port)
         kwargs.update(overrides)
         return cls(**kwargs)  # type: ignore[arg-type]
+
+
+def _password_map(password: str | Mapping[str, str]) -> Mapping[str, str]:
+    if isinstance(password, str):
+        return _single_password(password)
+    return MappingProxyType(dict(password))
+
+
+@functools.lru_cache(maxsize=16)
+def _single_password(password: str) -> Mapping[str, str]:
+    # read on every request: one read-only map per password, not one per call
+    return MappingProxyType({"1": password} if password else {})
 
 
 def _check_redirect_uri(uri: str) -> None:

@@ -53,6 +53,8 @@ __all__ = ["AuthKit", "AuthResult", "RefreshErrorCallback", "RefreshSuccessCallb
 
 logger = logging.getLogger("authkit_session")
 
+#: Every signed-out answer shares this one (immutable) value.
+_SIGNED_OUT = NoUserInfo()
 #: How many recently authenticated cookies :meth:`AuthKit.peek` remembers.
 _WARM_ENTRIES = 2048
 
@@ -273,7 +275,10 @@ class AuthKit:
         if self._sync_io is None:
             http = self._http or httpx.Client(timeout=self.config.http_timeout_seconds)
             self._sync_io = _SyncIO(
-                http, JWKSCache(self.config, http=http, clock=self.clock), self.store, SingleFlight()
+                http,
+                JWKSCache(self.config, http=http, clock=self.clock, verified_cache_size=self._verified_cache_size),
+                self.store,
+                SingleFlight(),
             )
         return self._sync_io
 
@@ -368,8 +373,8 @@ class AuthKit:
             load: LoadResult = yield _Store("load", (cookies,))
         except SessionError as exc:  # storage outage: keep the cookie, serve signed out this time
             logger.warning("authkit: session store unavailable: %s", exc.code)
-            return AuthResult(NoUserInfo(), error=exc)
-        result = AuthResult(NoUserInfo(), cookies=list(load.cookies), reason=load.reason)
+            return AuthResult(_SIGNED_OUT, error=exc)
+        result = AuthResult(_SIGNED_OUT, cookies=list(load.cookies), reason=load.reason)
         if load.loaded is None:
             if load.reason:
                 logger.info("authkit: session cookie rejected: %s", load.reason)
@@ -447,7 +452,7 @@ class AuthKit:
                     result.add_cookies((yield _Store("delete", (loaded, cookies))))
                 except SessionError:
                     logger.warning("authkit: could not delete the ended session from the store")
-                result.user_info, result.loaded, result.reason = NoUserInfo(), None, error.code
+                result.user_info, result.loaded, result.reason = _SIGNED_OUT, None, error.code
             # transient: the session is kept; a still-valid token keeps serving this request
             return result
         result.loaded, result.user_info, result.refreshed, result.error = new_loaded, info, True, None
@@ -532,7 +537,7 @@ class AuthKit:
             ip_address=client_info.get("ip_address"),
             user_agent=client_info.get("user_agent"),
         )
-        result = AuthResult(NoUserInfo())
+        result = AuthResult(_SIGNED_OUT)
         yield from self._save_flow(result, response, cookies)
         return result
 
@@ -552,7 +557,7 @@ class AuthKit:
     def _sign_out_flow(self, result: AuthResult, cookies: Mapping[str, str], return_to: str | None) -> Flow[str | None]:
         session = result.session
         result.add_cookies((yield _Store("delete", (result.loaded, cookies))))
-        result.loaded, result.user_info = None, NoUserInfo()
+        result.loaded, result.user_info = None, _SIGNED_OUT
         sid = _sid(session) if session is not None else None
         return logout_url(self.config, sid, return_to) if sid else None
 

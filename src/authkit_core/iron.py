@@ -148,7 +148,7 @@ def unseal(sealed: str, passwords: str | Mapping[str, str], *, now: float | None
     data = _decrypt_json(_derive_key(password, encryption_salt), iv_b64, ciphertext_b64)
     if not version_text:
         return data
-    if _js_parse_int(version_text.split(_VERSION_DELIMITER, 1)[0]) == _CURRENT_VERSION:
+    if version_text == "2" or _js_parse_int(version_text.split(_VERSION_DELIMITER, 1)[0]) == _CURRENT_VERSION:
         return data
     # A version 1 seal (iron-session 6/7) keeps the data in ``persistent``; iron-session 8 spreads it.
     persistent = data.get("persistent") if isinstance(data, dict) else None
