@@ -1,0 +1,1 @@
+"""Reliability and security suite: faults, attacks, fuzzing and a soak, end to end through the middleware."""
