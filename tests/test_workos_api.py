@@ -445,19 +445,21 @@ def test_408_is_a_timeout() -> None:
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404])
-def test_4xx_with_unreadable_body_is_http_status_and_terminal(status: int) -> None:
+def test_4xx_with_unreadable_body_is_http_status_and_transient(status: int) -> None:
+    """WorkOS always answers JSON: an HTML 4xx comes from a proxy or firewall and must not end sessions."""
     err = api.classify_error(answer(status, content=b"<html>Forbidden</html>", headers={"Content-Type": "text/html"}))
-    assert type(err) is WorkOSAPIError
+    assert type(err) is InvalidResponseError
     assert err.code == f"http_{status}"
-    assert not err.is_transient
+    assert err.is_transient
     assert err.status == status
 
 
 def test_4xx_with_json_list_or_malformed_json() -> None:
     for content in (b"[1, 2]", b'{"error": "invalid_grant"', b"\xff\xfe\x00"):
         err = api.classify_error(answer(400, content=content, headers={"Content-Type": "application/json"}))
-        assert type(err) is WorkOSAPIError
+        assert type(err) is InvalidResponseError
         assert err.code == "http_400"
+        assert err.is_transient
 
 
 def test_error_messages_never_carry_request_secrets(config: AuthKitConfig) -> None:
@@ -604,7 +606,7 @@ def test_every_retryable_status_is_retried(status: int) -> None:
         (400, {"error": "invalid_grant", "error_description": "gone"}, OAuthError),
         (403, {"code": "sso_required", "message": "sso"}, AuthenticationError),
         (401, {"message": "Unauthorized"}, WorkOSAPIError),
-        (404, None, WorkOSAPIError),
+        (404, None, InvalidResponseError),  # not JSON: kept as transient, but a 404 is not retried
         (501, None, ProviderUnavailableError),
     ],
 )

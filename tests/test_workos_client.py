@@ -332,16 +332,16 @@ async def test_html_502_page(kind: str, workos_emulator: Any) -> None:
     assert "cloud proxy" not in str(caught.value)
 
 
-async def test_html_404_page_is_terminal(kind: str, workos_emulator: Any) -> None:
+async def test_html_404_page_is_transient_and_not_retried(kind: str, workos_emulator: Any) -> None:
     async with open_shell(kind, workos_emulator.config()) as shell:
         workos_emulator.inject_fault(
             "/sso/jwks/*", status=404, raw_body="<html>Not Found</html>", headers={"Content-Type": "text/html"}
         )
         with pytest.raises(WorkOSAPIError) as caught:
             await shell("fetch_jwks")
-    assert type(caught.value) is WorkOSAPIError
+    assert type(caught.value) is InvalidResponseError
     assert caught.value.code == "http_404"
-    assert not caught.value.is_transient
+    assert caught.value.is_transient
     assert len([r for r in workos_emulator.requests if r.path.startswith("/sso/jwks/")]) == 1
 
 

@@ -382,7 +382,9 @@ def classify_error(response: httpx.Response) -> WorkOSAPIError:
       :class:`AuthenticationError` with that code;
     - a JSON ``error``: :class:`OAuthError` (``invalid_grant``, ...);
     - any other JSON ``code``: :class:`WorkOSAPIError` with it;
-    - anything else (an HTML page, no body): :class:`WorkOSAPIError` ``http_<status>``, not transient.
+    - any other JSON object: :class:`WorkOSAPIError` ``http_<status>``, not transient;
+    - a 4xx that is not a JSON object (an HTML page, no body, broken JSON), which WorkOS never sends:
+      :class:`InvalidResponseError` ``http_<status>``, transient (a proxy's page must not end sessions).
 
     Every error keeps ``status``, the decoded JSON ``body`` and ``request_id`` (``X-Request-ID``).
     """
@@ -413,7 +415,10 @@ def classify_error(response: httpx.Response) -> WorkOSAPIError:
             return OAuthError(message, code=error, **common)
         if isinstance(code, str) and code:
             return WorkOSAPIError(message, code=code, **common)
-    return WorkOSAPIError(message, code=f"http_{status}", **common)
+        return WorkOSAPIError(message, code=f"http_{status}", **common)
+    # WorkOS answers every error in JSON: an HTML page or a broken body came from something in between (a proxy,
+    # a firewall, a wrong hostname). Nothing says the session is over, so it is kept (transient).
+    return InvalidResponseError(message, code=f"http_{status}", **common)
 
 
 def parse_json_response(response: httpx.Response, parse: Callable[[dict[str, Any]], T]) -> T:

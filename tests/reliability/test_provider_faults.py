@@ -59,6 +59,9 @@ TRANSIENT: list[tuple[str, dict[str, Any], str]] = [
     ("HTML page 502", {"status": 502, "raw_body": HTML}, "server_error"),
     ("empty 200", {"status": 200, "raw_body": ""}, "invalid_response"),
     ("JSON without tokens", {"status": 200, "body": {"unexpected": True}}, "invalid_response"),
+    # WorkOS answers every error in JSON: an HTML 4xx is a proxy's or firewall's page and keeps the session
+    ("HTML page 403", {"status": 403, "raw_body": "<html><body>Request blocked</body></html>"}, "http_403"),
+    ("HTML page 404", {"status": 404, "raw_body": "<html><body>Not Found</body></html>"}, "http_404"),
     (
         "JSON list",
         {"status": 200, "raw_body": "[1, 2, 3]", "headers": {"Content-Type": "application/json"}},
@@ -241,10 +244,9 @@ def test_authentication_step_required_ends_cleanly(site: Site) -> None:
     ("fault", "reason"),
     [
         ({"status": 400, "body": {"error": "invalid_client", "error_description": "bad secret"}}, "invalid_client"),
-        ({"status": 403, "raw_body": "<html><body>Request blocked</body></html>"}, "http_403"),
-        ({"status": 404, "raw_body": "<html><body>Not Found</body></html>"}, "http_404"),
+        ({"status": 403, "body": {"code": "forbidden", "message": "not allowed"}}, "forbidden"),
     ],
-    ids=["invalid_client", "html 403", "html 404"],
+    ids=["invalid_client", "json 403"],
 )
 def test_refusals_that_are_not_transient_end_the_session(site: Site, fault: dict[str, Any], reason: str) -> None:
     with signed_in_site(site) as client:
