@@ -2,6 +2,7 @@
 the session engine and storage. Nothing in this package imports a web framework."""
 
 from .config import AuthKitConfig
+from .engine import AuthKit, AuthResult
 from .errors import (
     AuthenticationError,
     AuthKitError,
@@ -21,9 +22,11 @@ from .errors import (
 from .models import AuthenticationResponse, Impersonator, NoUserInfo, Session, User, UserInfo
 
 __all__ = [
+    "AuthKit",
     "AuthKitConfig",
     "AuthKitError",
     "AuthenticationError",
+    "AuthResult",
     "AuthenticationResponse",
     "ConfigurationError",
     "Impersonator",
