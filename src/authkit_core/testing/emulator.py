@@ -1220,7 +1220,8 @@ class Emulator:
         ]
         return _Response.json(200, {"object": "list", "data": data, "list_metadata": {"before": None, "after": None}})
 
-    def _get_membership(self, request: _Request) -> _Response:
+    def _membership_in_path(self, request: _Request) -> SeedMembership | _Response:
+        """The membership the path names, or the error answer (no API key, unknown id)."""
         denied = self._require_api_key(request)
         if denied is not None:
             return denied
@@ -1228,16 +1229,18 @@ class Emulator:
         membership = self._memberships.get(mid)
         if membership is None:
             return _api_error(404, "entity_not_found", f"Organization membership not found: '{mid}'.")
+        return membership
+
+    def _get_membership(self, request: _Request) -> _Response:
+        membership = self._membership_in_path(request)
+        if isinstance(membership, _Response):
+            return membership
         return _Response.json(200, self._membership_json(membership))
 
     def _update_membership(self, request: _Request) -> _Response:
-        denied = self._require_api_key(request)
-        if denied is not None:
-            return denied
-        mid = request.path.removeprefix("/user_management/organization_memberships/")
-        membership = self._memberships.get(mid)
-        if membership is None:
-            return _api_error(404, "entity_not_found", f"Organization membership not found: '{mid}'.")
+        membership = self._membership_in_path(request)
+        if isinstance(membership, _Response):
+            return membership
         params = request.params or {}
         slug = params.get("role_slug")
         slugs = params.get("role_slugs")
