@@ -206,35 +206,61 @@ SESSION_CACHE_HEADERS: list[tuple[str, str]] = add_session_cache_headers([])
 
 
 class RequestContext:
-    """One request's authentication state and what its response must carry. Created by the middleware."""
+    """One request's authentication state and what its response must carry. Created by the middleware.
 
-    def __init__(self, core: MiddlewareCore, info: RequestInfo, *, websocket: bool = False) -> None:
+    ``info`` is the request's :class:`RequestInfo`, or a function that builds it: the shells pass a function, so a
+    request whose session is answered from the warm path never decodes its headers (``cookies`` is then given).
+    """
+
+    # Defaults at class level: a request that only reads its session sets none of them.
+    #: Whether this is a websocket handshake (the session is read, no cookie is ever written).
+    websocket = False
+    #: Whether the app asked about the session (its response then depends on it).
+    used = False
+    #: A redirect that replaces the app's response: ``(location, status)``.
+    redirect: tuple[str, int] | None = None
+    started = False
+    #: Set once the app's response was replaced; its body must be dropped.
+    replacement: Response | None = None
+    #: A refusal that replaces the app's response (a cross-site sign-out).
+    refusal: Response | None = None
+
+    def __init__(
+        self,
+        core: MiddlewareCore,
+        info: RequestInfo | Callable[[], RequestInfo],
+        *,
+        websocket: bool = False,
+        cookies: Mapping[str, str] | None = None,
+        auth: AuthResult | None = None,
+    ) -> None:
         self.core = core
-        self.info = info
-        #: Whether this is a websocket handshake (the session is read, no cookie is ever written).
-        self.websocket = websocket
-        self.auth: AuthResult = AuthResult(NoUserInfo())
+        if isinstance(info, RequestInfo):
+            self._info: RequestInfo | None = info
+            self.cookies: Mapping[str, str] = info.cookies
+        else:
+            if cookies is None:
+                raise TypeError("cookies= is required when info is a function")
+            self._info, self._make_info = None, info
+            self.cookies = cookies
+        if websocket:
+            self.websocket = True
+        self.auth: AuthResult = auth if auth is not None else AuthResult(NoUserInfo())
         #: Cookies to write besides the session's (sign-in state cookies).
         self.extra_cookies: list[SetCookie] = []
-        #: Whether the app asked about the session (its response then depends on it).
-        self.used = False
-        #: A redirect that replaces the app's response: ``(location, status)``.
-        self.redirect: tuple[str, int] | None = None
-        self.started = False
-        #: Set once the app's response was replaced; its body must be dropped.
-        self.replacement: Response | None = None
-        #: A refusal that replaces the app's response (a cross-site sign-out).
-        self.refusal: Response | None = None
+
+    @property
+    def info(self) -> RequestInfo:
+        """The request's :class:`RequestInfo` (built on first use)."""
+        info = self._info
+        if info is None:
+            info = self._info = self._make_info()
+        return info
 
     @property
     def kit(self) -> AuthKit:
         """The session engine."""
         return self.core.authkit
-
-    @property
-    def cookies(self) -> Mapping[str, str]:
-        """The request's cookies."""
-        return self.info.cookies
 
     # --- what the request-scoped functions do, minus the engine call --------------------------------------------
 
@@ -379,7 +405,7 @@ class RequestContext:
 
     def cookies_to_write(self) -> list[SetCookie]:
         """The session's cookies and the extra ones, a later write of a name replacing an earlier one."""
-        if self.websocket:
+        if self.websocket or not (self.auth.cookies or self.extra_cookies):
             return []
         by_name: dict[str, SetCookie] = {}
         for cookie in [*self.auth.cookies, *self.extra_cookies]:
@@ -564,17 +590,24 @@ class MiddlewareCore:
         ctx.redirect_to_sign_in(ctx.info.target)
         return ctx.pending_response()
 
-    def begin_warm(self, info: RequestInfo, *, websocket: bool = False) -> RequestContext | None:
+    def begin_warm(
+        self,
+        path: str,
+        cookies: Mapping[str, str],
+        info: Callable[[], RequestInfo],
+        *,
+        websocket: bool = False,
+    ) -> RequestContext | None:
         """The hot path: the context of a request whose session cookie the engine authenticated a moment ago
-        (:meth:`AuthKit.peek`), with no I/O and no flow; ``None`` when :meth:`begin` must run."""
-        if not websocket and info.path == self.callback_path:
+        (:meth:`AuthKit.peek`), with no I/O, no flow and no header decoded (``info`` builds the request's
+        :class:`RequestInfo` if something asks for it); ``None`` when :meth:`begin` must run."""
+        if path == self.callback_path and not websocket:
             return None
-        auth = self.authkit.peek(info.cookies)
+        auth = self.authkit.peek(cookies)
         if auth is None:
             return None
-        ctx = RequestContext(self, info, websocket=websocket)
-        ctx.auth = auth  # signed in, so the middleware_auth gate lets it through
-        return ctx
+        # signed in, so the middleware_auth gate lets it through
+        return RequestContext(self, info, websocket=websocket, cookies=cookies, auth=auth)
 
     def begin(self, info: RequestInfo, *, websocket: bool = False) -> Flow[tuple[RequestContext, Response | None]]:
         """Start handling a request: its context, and the response the middleware sends itself (the callback's, or

@@ -10,6 +10,7 @@ Every decision is in :mod:`authkit_adapters._core`; this module only speaks ASGI
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping
+from functools import partial
 from typing import Any, Unpack, cast
 from urllib.parse import quote
 
@@ -17,7 +18,7 @@ from authkit_core.cookies import parse_cookie_header
 from authkit_core.flow import run_async
 
 from . import _core
-from ._core import AuthKitOptions, MiddlewareCore, RequestContext, RequestInfo, Response
+from ._core import AuthKitOptions, MiddlewareCore, RequestInfo, Response
 from ._typing import AsyncRefreshSession, AsyncWithAuth
 
 __all__ = ["ASGIApp", "AuthKitMiddleware", "request_info", *_core.API_NAMES]
@@ -33,15 +34,20 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 def request_info(scope: Mapping[str, Any]) -> RequestInfo:
     """What the middleware needs from an ``http`` or ``websocket`` scope.
 
-    Only the ``Cookie`` headers are read up front (their parse is remembered per exact header value, as a browser
-    repeats it on every request); the other headers are decoded the first time something asks for one.
+    The ``Cookie`` headers are parsed (the parse is remembered per exact header value, as a browser repeats it on
+    every request); the other headers are decoded the first time something asks for one.
     """
-    raw_headers = scope.get("headers", ())
-    cookie_headers = [value for name, value in raw_headers if name == b"cookie"]
+    return _request_info(scope, _cookies(scope))
+
+
+def _cookies(scope: Mapping[str, Any]) -> Mapping[str, str]:
+    cookie_headers = [value for name, value in scope.get("headers", ()) if name == b"cookie"]
     if len(cookie_headers) == 1:
-        cookies = parse_cookie_header(cookie_headers[0].decode("latin-1"))
-    else:
-        cookies = parse_cookie_header([value.decode("latin-1") for value in cookie_headers])
+        return parse_cookie_header(cookie_headers[0])
+    return parse_cookie_header([value.decode("latin-1") for value in cookie_headers])
+
+
+def _request_info(scope: Mapping[str, Any], cookies: Mapping[str, str]) -> RequestInfo:
     client = scope.get("client")
     raw_path = scope.get("raw_path")
     return RequestInfo(
@@ -49,7 +55,7 @@ def request_info(scope: Mapping[str, Any]) -> RequestInfo:
         path=scope["path"],
         raw_path=raw_path.decode("latin-1") if raw_path else quote(scope["path"]),
         query_string=scope.get("query_string", b"").decode("latin-1"),
-        headers=_LazyHeaders(raw_headers),
+        headers=_LazyHeaders(scope.get("headers", ())),
         cookies=cookies,
         client_ip=client[0] if client else None,
     )
@@ -113,54 +119,61 @@ class AuthKitMiddleware(MiddlewareCore):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
-        if scope["type"] not in ("http", "websocket"):
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        websocket = scope["type"] == "websocket"
-        info = request_info(scope)
-        warm = self.begin_warm(info, websocket=websocket)
-        ctx, early = (warm, None) if warm is not None else await run_async(self.begin(info, websocket=websocket), None)
-        if early is not None and websocket:  # refuse the handshake: the server answers 403
-            await receive()
-            await send({"type": "websocket.close", "code": 1008})
-        elif early is not None:
-            await _send(send, early)
-        else:
-            scope[_core.CONTEXT_KEY] = ctx
-            token = _core.enter_context(ctx)
-            try:
-                await (self.app(scope, receive, send) if websocket else self._http(ctx, scope, receive, send))
-            finally:
-                _core.leave_context(token)
-
-    async def _http(self, ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
-        async def wrapped_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                # Only the headers the middleware may change are decoded; the others pass through as they are.
-                kept: list[tuple[bytes, bytes]] = []
-                merged: list[tuple[str, str]] = []
-                for name, value in message.get("headers", ()):
-                    if name.lower() in _MERGED_HEADERS:
-                        merged.append((name.decode("latin-1"), value.decode("latin-1")))
-                    else:
-                        kept.append((name, value))
-                outcome = ctx.start_response(message["status"], merged)
-                if isinstance(outcome, Response):
-                    await _send(send, outcome)
-                    return
-                message = {**message, "headers": kept + _encode(outcome)}
-            elif ctx.replacement is not None:  # the replaced response's body, trailers ...
-                return
-            await send(message)
-
+        websocket = kind == "websocket"
+        cookies = _cookies(scope)
+        # a copy: the scope will hold the context, which must not hold the scope back (a cycle only the GC frees)
+        info = partial(_request_info, dict(scope), cookies)
+        warm = self.begin_warm(scope["path"], cookies, info, websocket=websocket)
+        ctx, early = (
+            (warm, None) if warm is not None else await run_async(self.begin(info(), websocket=websocket), None)
+        )
+        if early is not None:
+            if websocket:  # refuse the handshake: the server answers 403
+                await receive()
+                await send({"type": "websocket.close", "code": 1008})
+            else:
+                await _send(send, early)
+            return
+        scope[_core.CONTEXT_KEY] = ctx
+        token = _core.enter_context(ctx)
         try:
-            await self.app(scope, receive, wrapped_send)
-        except Exception as exc:
-            if not ctx.swallows(exc):
-                raise
-        if not ctx.started and (pending := ctx.pending_response()) is not None:
-            ctx.replacement = pending
-            await _send(send, pending)
+            if websocket:
+                await self.app(scope, receive, send)
+                return
+
+            async def wrapped_send(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    # Only the headers the middleware may change are decoded; the others pass through as they are.
+                    kept: list[tuple[bytes, bytes]] = []
+                    merged: list[tuple[str, str]] = []
+                    for name, value in message.get("headers", ()):
+                        if name.lower() in _MERGED_HEADERS:
+                            merged.append((name.decode("latin-1"), value.decode("latin-1")))
+                        else:
+                            kept.append((name, value))
+                    outcome = ctx.start_response(message["status"], merged)
+                    if isinstance(outcome, Response):
+                        await _send(send, outcome)
+                        return
+                    message = {**message, "headers": kept + _encode(outcome)}
+                elif ctx.replacement is not None:  # the replaced response's body, trailers ...
+                    return
+                await send(message)
+
+            try:
+                await self.app(scope, receive, wrapped_send)
+            except Exception as exc:
+                if not ctx.swallows(exc):
+                    raise
+            if not ctx.started and (pending := ctx.pending_response()) is not None:
+                ctx.replacement = pending
+                await _send(send, pending)
+        finally:
+            _core.leave_context(token)
 
 
 # The request-scoped functions: written once in ``_core``, awaited here.

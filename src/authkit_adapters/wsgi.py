@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import Token
+from functools import partial
 from types import TracebackType
 from typing import Any, Unpack, cast
 from urllib.parse import quote
@@ -44,18 +45,26 @@ def _text(value: str) -> str:
 
 def request_info(environ: Mapping[str, Any]) -> RequestInfo:
     """What the middleware needs from a WSGI environ."""
+    return _request_info(environ, parse_cookie_header(environ.get("HTTP_COOKIE")), _path(environ))
+
+
+def _path(environ: Mapping[str, Any]) -> str:
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    return (path if path.isascii() else _text(path)) or "/"
+
+
+def _request_info(environ: Mapping[str, Any], cookies: Mapping[str, str], path: str) -> RequestInfo:
     headers = {k[5:].replace("_", "-").lower(): str(v) for k, v in environ.items() if k.startswith("HTTP_")}
     for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
         if environ.get(key):
             headers[key.replace("_", "-").lower()] = str(environ[key])
-    path = _text(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")) or "/"
     return RequestInfo(
         method=environ.get("REQUEST_METHOD", "GET"),
         path=path,
         raw_path=quote(path, safe=_SAFE_PATH),
         query_string=environ.get("QUERY_STRING", ""),
         headers=headers,
-        cookies=parse_cookie_header(environ.get("HTTP_COOKIE")),
+        cookies=cookies,
         client_ip=environ.get("REMOTE_ADDR") or None,
     )
 
@@ -98,9 +107,14 @@ class AuthKitWSGIMiddleware(MiddlewareCore):
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Handle one request."""
-        info = request_info(environ)
-        warm = self.begin_warm(info)
-        ctx, early = (warm, None) if warm is not None else run_sync(self.begin(info), None)
+        cookies = parse_cookie_header(environ.get("HTTP_COOKIE"))
+        path = _path(environ)
+        # a copy: the environ will hold the context, which must not hold the environ back (a cycle only the GC frees)
+        info = partial(_request_info, environ.copy(), cookies, path)
+        ctx = self.begin_warm(path, cookies, info)
+        early = None
+        if ctx is None:
+            ctx, early = run_sync(self.begin(info()), None)
         if early is not None:
             start_response(early.status_line, early.headers)
             return [early.body]

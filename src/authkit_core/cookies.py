@@ -7,7 +7,7 @@ name appears twice, the first one wins, as in browsers' most-specific-path-first
 
 from __future__ import annotations
 
-import functools
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http.cookies import Morsel
@@ -19,24 +19,53 @@ from .config import AuthKitConfig
 __all__ = ["SetCookie", "apply_set_cookies", "expired_cookie", "parse_cookie_header", "session_cookie"]
 
 
-def parse_cookie_header(header: str | Iterable[str] | None) -> Mapping[str, str]:
-    """Parse one ``Cookie`` header value (or several) into ``{name: value}``; the first of a repeated name wins.
+def parse_cookie_header(header: str | bytes | Iterable[str] | None) -> Mapping[str, str]:
+    """Parse one ``Cookie`` header value (``str``, or ``bytes`` as an ASGI server hands it over, read as latin-1)
+    or several into ``{name: value}``; the first of a repeated name wins.
 
-    The result is read-only: the parse of a single header value is remembered (bounded), since a browser sends
-    the same header on every request."""
+    The result is read-only: the parse of a single header value is remembered (bounded, see :class:`_ParseMemo`),
+    since a browser sends the same header on every request."""
     if header is None:
         return _EMPTY
-    if isinstance(header, str):
-        return _parse_one(header)
+    if isinstance(header, str | bytes):
+        return _memo.parse(header)
     return MappingProxyType(_parse(list(header)))
 
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
-@functools.lru_cache(maxsize=1024)
-def _parse_one(header: str) -> Mapping[str, str]:
-    return MappingProxyType(_parse([header]))
+class _ParseMemo:
+    """The parses of recent single header values, bounded (oldest dropped first).
+
+    A ``Cookie`` header carrying a session is 2 KB or more, and a server hands over a new object per request, so
+    hashing the whole value would cost more than the lookup saves. The memo is keyed on a sample (every 16th
+    character) and a hit is confirmed by comparing the whole value (a ``memcmp``): two values with the same sample
+    only cost a parse. A sealed session is random throughout, so different sessions differ in their samples.
+    """
+
+    _STEP = 16
+    _SIZE = 1024
+
+    def __init__(self) -> None:
+        self._entries: dict[str | bytes, tuple[str | bytes, Mapping[str, str]]] = {}
+        self._lock = threading.Lock()
+
+    def parse(self, header: str | bytes) -> Mapping[str, str]:
+        key = header[:: self._STEP]
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] == header:
+            return hit[1]
+        text = header.decode("latin-1") if isinstance(header, bytes) else header
+        parsed: Mapping[str, str] = MappingProxyType(_parse([text]))
+        with self._lock:
+            self._entries[key] = (header, parsed)
+            while len(self._entries) > self._SIZE:
+                del self._entries[next(iter(self._entries))]
+        return parsed
+
+
+_memo = _ParseMemo()
 
 
 def _parse(headers: list[str]) -> dict[str, str]:

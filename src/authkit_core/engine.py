@@ -64,7 +64,7 @@ RefreshSuccessCallback = Callable[[UserInfo], Any]
 RefreshErrorCallback = Callable[[TokenRefreshError, bool], Any]
 
 
-@dataclass
+@dataclass(slots=True)
 class AuthResult:
     """The authentication state of one request, and the cookies its response must carry."""
 

@@ -96,7 +96,7 @@ class CookieSessionStore(SyncStoreMixin):
     def cache_key(self, cookies: Mapping[str, str]) -> str | None:
         """The sealed session the request carries (joined chunks included): the session is a pure function of
         it, so the engine may remember what it authenticated for this exact value (see ``AuthKit.peek``)."""
-        return self._read(cookies)
+        return cookies.get(self.config.cookie_name) or self._read(cookies)
 
     def load(self, cookies: Mapping[str, str]) -> LoadResult:
         """Unseal the session from the cookie (or its chunks)."""
