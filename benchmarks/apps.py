@@ -1,8 +1,17 @@
 """The apps the throughput benchmark serves with uvicorn and gunicorn, in their own processes.
 
-``asgi_bare`` / ``wsgi_bare`` answer 200 ``ok``; ``asgi_authkit()`` / ``wsgi_authkit()`` (factories) put the same
-app behind ``AuthKitMiddleware`` / ``AuthKitWSGIMiddleware`` with the cookie store, configured from the JSON in
-``AUTHKIT_BENCH_CONFIG`` (``AuthKitConfig`` keyword arguments, pointing at the benchmark's emulator).
+Each pair is the same app bare and behind a session middleware:
+
+* ``asgi_bare`` / ``wsgi_bare`` answer 200 ``ok`` from a constant (the strictest case: the server is nearly all
+  the cost, so the middleware's share is as large as it can be); ``asgi_authkit()`` / ``wsgi_authkit()`` put them
+  behind ``AuthKitMiddleware`` / ``AuthKitWSGIMiddleware``;
+* ``starlette_bare()`` / ``starlette_authkit()`` and ``flask_bare()`` / ``flask_authkit()``: a one-route Starlette
+  or Flask app answering ``ok`` (what the middleware is put in front of in practice);
+* ``starlette_sessions()``: the same Starlette app behind Starlette's own ``SessionMiddleware`` (a signed cookie,
+  no token verification) for reference: what a session layer of the field costs in the same setup.
+
+The factories read the ``AuthKitConfig`` keyword arguments (pointing at the benchmark's emulator) from the JSON in
+``AUTHKIT_BENCH_CONFIG``; every AuthKit app uses the cookie store.
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ from .hotpath import bare_asgi, bare_wsgi
 
 asgi_bare = bare_asgi
 wsgi_bare = bare_wsgi
+#: The secret of the reference ``SessionMiddleware`` and of the cookie the load generator sends it.
+STARLETTE_SECRET = "benchmark-secret-benchmark-secret"
 
 
 def _kit() -> AuthKit:
@@ -37,3 +48,59 @@ def wsgi_authkit() -> Any:
     from authkit_adapters.wsgi import AuthKitWSGIMiddleware
 
     return AuthKitWSGIMiddleware(bare_wsgi, authkit=_kit())
+
+
+def starlette_bare() -> Any:
+    """A one-route Starlette app: ``GET /`` answers ``ok``."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def home(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[Route("/", home)])
+
+
+def starlette_authkit() -> Any:
+    """:func:`starlette_bare` behind ``AuthKitMiddleware``."""
+    from authkit_adapters.asgi import AuthKitMiddleware
+
+    return AuthKitMiddleware(starlette_bare(), authkit=_kit())
+
+
+def starlette_sessions() -> Any:
+    """:func:`starlette_bare` behind Starlette's ``SessionMiddleware`` (reference; reads the ``session`` cookie
+    the load generator sends, see :func:`starlette_session_cookie`)."""
+    from starlette.middleware.sessions import SessionMiddleware
+
+    return SessionMiddleware(starlette_bare(), secret_key=STARLETTE_SECRET)
+
+
+def starlette_session_cookie() -> str:
+    """A ``session=...`` cookie that :func:`starlette_sessions` accepts, carrying a user id and an access token
+    as long as a WorkOS one (so both middleware read a cookie of the same size)."""
+    import base64
+
+    import itsdangerous
+
+    data = {"user_id": "user_01", "access_token": "x" * 900, "refresh_token": "y" * 25}
+    payload = base64.b64encode(json.dumps(data).encode())
+    return "session=" + itsdangerous.TimestampSigner(STARLETTE_SECRET).sign(payload).decode()
+
+
+def flask_bare() -> Any:
+    """A one-route Flask app: ``GET /`` answers ``ok``."""
+    from flask import Flask
+
+    app = Flask("bench")
+    app.add_url_rule("/", "home", lambda: "ok")
+    return app
+
+
+def flask_authkit() -> Any:
+    """:func:`flask_bare` behind ``AuthKitWSGIMiddleware``."""
+    from authkit_adapters.wsgi import AuthKitWSGIMiddleware
+
+    return AuthKitWSGIMiddleware(flask_bare(), authkit=_kit())

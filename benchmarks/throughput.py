@@ -2,9 +2,11 @@
 
 uvicorn (one worker, uvloop + httptools when installed) serves the ASGI apps and gunicorn (one ``gthread``
 worker: gunicorn's threaded sync worker, which keeps connections alive) the WSGI apps of ``benchmarks/apps.py``,
-each in its own process on 127.0.0.1. The bare and the middleware server run side by side and are loaded in
-alternation (``rounds`` times each) by ``benchmarks/loadgen.py`` in a separate process, with the signed-in
-cookie and warm caches (a warm-up phase precedes every measurement). Bounded: ``seconds`` per measurement.
+each in its own process on 127.0.0.1: a constant app (the strictest case), the same route in Starlette and in
+Flask, and, for reference, the Starlette app behind Starlette's own ``SessionMiddleware``. The bare and the
+middleware server of a pair run side by side and are loaded in alternation (``rounds`` times each) by
+``benchmarks/loadgen.py`` in a separate process, with the signed-in cookie and warm caches (a warm-up phase
+precedes every measurement). Bounded: ``seconds`` per measurement.
 """
 
 from __future__ import annotations
@@ -70,23 +72,61 @@ def _load(port: int, cookie: str, seconds: float, warmup: float, connections: in
     return dict(json.loads(out.stdout))
 
 
+#: ``(key, server, bare app, app behind the middleware, whose middleware)``: the pairs, in order.
+PAIRS = (
+    ("uvicorn", "uvicorn", "benchmarks.apps:asgi_bare", "benchmarks.apps:asgi_authkit()", "authkit"),
+    (
+        "uvicorn+starlette",
+        "uvicorn",
+        "benchmarks.apps:starlette_bare()",
+        "benchmarks.apps:starlette_authkit()",
+        "authkit",
+    ),
+    (
+        "uvicorn+starlette, Starlette SessionMiddleware (reference)",
+        "uvicorn",
+        "benchmarks.apps:starlette_bare()",
+        "benchmarks.apps:starlette_sessions()",
+        "starlette",
+    ),
+    ("gunicorn", "gunicorn", "benchmarks.apps:wsgi_bare", "benchmarks.apps:wsgi_authkit()", "authkit"),
+    ("gunicorn+flask", "gunicorn", "benchmarks.apps:flask_bare()", "benchmarks.apps:flask_authkit()", "authkit"),
+)
+
+
+def _available(server: str, target: str) -> bool:
+    module = target.split(":")[1].split("_")[0]
+    needs = {"starlette": "starlette", "flask": "flask"}.get(module)
+    if needs is not None and importlib.util.find_spec(needs) is None:
+        return False
+    if server == "gunicorn":
+        return wsgi_middleware() is not None and importlib.util.find_spec("gunicorn") is not None
+    return asgi_middleware() is not None
+
+
 def run(lab: Lab, *, seconds: float, warmup: float, rounds: int, connections: int) -> dict[str, Any]:
-    """rps of bare vs middleware under uvicorn and gunicorn; ``ratio`` = middleware rps / bare rps (medians)."""
+    """rps of each pair of :data:`PAIRS` (bare vs behind the middleware); ``ratio`` = middleware rps / bare rps
+    (medians). The two servers of a pair run side by side and are loaded in alternation."""
     kit = lab.backend("cookie", tag="_tp").kit
-    cookie = cookie_header(lab.sign_in(kit))
+    cookies = {"authkit": cookie_header(lab.sign_in(kit))}
     config = {
         k: getattr(kit.config, k)
         for k in ("client_id", "api_key", "redirect_uri", "cookie_password", "api_hostname", "api_https", "api_port")
     }
     env = {**os.environ, "AUTHKIT_BENCH_CONFIG": json.dumps(config), "PYTHONPATH": str(ROOT)}
-    plan = []
-    if asgi_middleware() is not None:
-        plan.append(("uvicorn", "benchmarks.apps:asgi_bare", "benchmarks.apps:asgi_authkit()"))
-    have_gunicorn = importlib.util.find_spec("gunicorn") is not None
-    if wsgi_middleware() is not None and have_gunicorn:
-        plan.append(("gunicorn", "benchmarks.apps:wsgi_bare", "benchmarks.apps:wsgi_authkit()"))
     results: dict[str, Any] = {}
-    for kind, bare_target, mw_target in plan:
+    skipped = [key for key, server, _, mw, _ in PAIRS if not _available(server, mw)]
+    for key, kind, bare_target, mw_target, middleware in PAIRS:
+        if key in skipped:
+            continue
+        if middleware == "starlette":
+            if importlib.util.find_spec("itsdangerous") is None:
+                skipped.append(key)
+                continue
+            from .apps import starlette_session_cookie
+
+            cookies["starlette"] = starlette_session_cookie()
+        cookie = cookies[middleware]
         ports = {"bare": _free_port(), "authkit": _free_port()}
         procs = {
             "bare": _server(kind, bare_target, ports["bare"], env),
@@ -107,7 +147,7 @@ def run(lab: Lab, *, seconds: float, warmup: float, rounds: int, connections: in
                     proc.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     proc.kill()
-        entry: dict[str, Any] = {"runs": runs}
+        entry: dict[str, Any] = {"server": kind, "middleware": middleware, "runs": runs}
         for name, found in runs.items():
             entry[name] = {
                 "rps": statistics.median(r["rps"] for r in found),
@@ -117,9 +157,9 @@ def run(lab: Lab, *, seconds: float, warmup: float, rounds: int, connections: in
                 "requests": sum(int(r["requests"]) for r in found),
             }
         entry["ratio"] = entry["authkit"]["rps"] / entry["bare"]["rps"] if entry["bare"]["rps"] else None
-        results[kind] = entry
-    if not have_gunicorn:
-        results["note"] = "gunicorn not installed (pip install -e '.[bench]'): WSGI throughput skipped"
-    if not plan:
-        results["note"] = "no middleware (or server) available: throughput skipped"
+        results[key] = entry
+    if skipped:
+        results["note"] = (
+            f"skipped (missing server, framework or middleware: pip install -e '.[dev,bench]'): {', '.join(skipped)}"
+        )
     return results

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from authkit_core import AuthKitConfig
 from authkit_core.cookies import apply_set_cookies, expired_cookie, parse_cookie_header, session_cookie
 
@@ -15,6 +17,29 @@ def test_parse_first_of_a_repeated_name_wins_and_bad_pairs_are_ignored() -> None
     assert parse_cookie_header(header) == {"a": "1", "wos-session": "first", "b": "quoted"}
     assert parse_cookie_header(["a=1", "a=2; c=3"]) == {"a": "1", "c": "3"}
     assert parse_cookie_header(None) == {}
+
+
+def test_bytes_are_read_as_latin1() -> None:
+    assert parse_cookie_header(b"a=1; b=\xe9t\xe9") == {"a": "1", "b": "\xe9t\xe9"}
+
+
+def test_remembered_parses_never_mix_values_that_share_their_sample() -> None:
+    # The memo is keyed on every 16th character: these differ only between samples, so they share a key.
+    first = "wos-session=" + "A" * 40 + "; theme=dark"
+    second = "wos-session=" + "A" * 21 + "B" + "A" * 18 + "; theme=dark"
+    assert first[::16] == second[::16] and first != second
+    for _ in range(3):  # alternate, so each lookup meets the other's entry
+        assert parse_cookie_header(first)["wos-session"] == "A" * 40
+        assert parse_cookie_header(second)["wos-session"] == "A" * 21 + "B" + "A" * 18
+        assert parse_cookie_header(first.encode())["wos-session"] == "A" * 40
+        assert parse_cookie_header(second.encode())["wos-session"] == "A" * 21 + "B" + "A" * 18
+
+
+def test_a_remembered_parse_is_read_only() -> None:
+    cookies = parse_cookie_header("a=1")
+    with pytest.raises(TypeError):
+        cookies["a"] = "2"  # type: ignore[index]
+    assert parse_cookie_header("a=1") == {"a": "1"}
 
 
 def test_session_cookie_attributes() -> None:

@@ -272,8 +272,14 @@ def add_session_cache_headers(headers: Sequence[tuple[str, str]]) -> list[tuple[
             varies.extend(v.strip() for v in value.split(",") if v.strip())
             continue
         out.append((name, value))
+    if not varies:  # the common case
+        out += _SESSION_CACHE_TAIL
+        return out
     if not any(v == "*" or v.lower() == "cookie" for v in varies):
         varies.append("Cookie")
     out.append(("Vary", ", ".join(varies)))
     out.append(("Cache-Control", NO_STORE_CACHE_CONTROL))
     return out
+
+
+_SESSION_CACHE_TAIL = (("Vary", "Cookie"), ("Cache-Control", NO_STORE_CACHE_CONTROL))

@@ -1,0 +1,166 @@
+"""The middleware's warm path: a repeated request with the same session cookie, answered from the engine's memory.
+
+It must behave exactly like the full path (same user, same headers), build the request's details only when the
+app asks for them, and leave nothing for the garbage collector: a context that referred back to the scope or
+environ holding it would make every request a reference cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import io
+import sys
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from authkit_adapters import _core
+from authkit_adapters import asgi as authkit
+from authkit_adapters import wsgi as authkit_sync
+from authkit_core.engine import AuthKit, AuthResult
+from authkit_core.models import AuthenticationResponse, NoUserInfo, UserInfo
+from authkit_core.signin import NO_STORE_CACHE_CONTROL
+from authkit_core.storage import CookieSessionStore
+from authkit_core.testing import EmulatorServer
+
+
+@pytest.fixture
+def kit(workos_emulator_server: EmulatorServer) -> Iterator[AuthKit]:
+    workos_emulator_server.emulator.reset()
+    kit = AuthKit(workos_emulator_server.config(), store=CookieSessionStore())
+    yield kit
+    kit.close()
+
+
+def cookie_header(kit: AuthKit, emulator_server: EmulatorServer) -> str:
+    result = AuthResult(NoUserInfo())
+    response = emulator_server.emulator.issue_session("user_alice")
+    kit.save_session(result, AuthenticationResponse.from_api(response), {})
+    return "; ".join(f"{c.name}={c.value}" for c in result.cookies if not c.is_deletion)
+
+
+def scope(cookie: str, path: str = "/page") -> dict[str, Any]:
+    return {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"x=1",
+        "headers": [(b"host", b"app.test"), (b"user-agent", b"pytest"), (b"cookie", cookie.encode())],
+        "client": ("127.0.0.1", 5000),
+    }
+
+
+def environ(cookie: str, path: str = "/page") -> dict[str, Any]:
+    return {
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": path,
+        "QUERY_STRING": "x=1",
+        "HTTP_HOST": "app.test",
+        "HTTP_USER_AGENT": "pytest",
+        "HTTP_COOKIE": cookie,
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": sys.stderr,
+        "wsgi.url_scheme": "http",
+    }
+
+
+def run_asgi(app: Any, request: dict[str, Any]) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(request, receive, send))
+    return sent
+
+
+def test_asgi_warm_request_sees_the_user_and_leaves_no_cycle(
+    kit: AuthKit, workos_emulator_server: EmulatorServer
+) -> None:
+    cookie = cookie_header(kit, workos_emulator_server)
+    seen: list[Any] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        info = await authkit.with_auth(ensure_signed_in=True)
+        seen.append((info, weakref.ref(scope[_core.CONTEXT_KEY])))
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    middleware = authkit.AuthKitMiddleware(app, authkit=kit)
+    first = run_asgi(middleware, scope(cookie))  # authenticates: the next one is warm
+    assert kit.peek(authkit.request_info(scope(cookie)).cookies) is not None
+    gc.disable()
+    try:
+        warm = run_asgi(middleware, scope(cookie))
+        assert seen[1][1]() is None, "the request context outlived its request (a reference cycle)"
+    finally:
+        gc.enable()
+    assert [m["status"] for m in (first[0], warm[0])] == [200, 200]
+    assert dict(warm[0]["headers"]) == dict(first[0]["headers"])
+    assert dict(warm[0]["headers"])[b"cache-control"] == NO_STORE_CACHE_CONTROL.encode()
+    assert all(isinstance(info, UserInfo) and info.user.email == "alice@example.com" for info, _ in seen)
+
+
+def test_wsgi_warm_request_sees_the_user_and_leaves_no_cycle(
+    kit: AuthKit, workos_emulator_server: EmulatorServer
+) -> None:
+    cookie = cookie_header(kit, workos_emulator_server)
+    seen: list[Any] = []
+    started: list[tuple[str, list[tuple[str, str]]]] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        info = authkit_sync.with_auth(ensure_signed_in=True)
+        seen.append((info, weakref.ref(environ[_core.CONTEXT_KEY])))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        started.append((status, headers))
+        return lambda data: None
+
+    def request() -> None:
+        body = middleware(environ(cookie), start_response)
+        assert b"".join(body) == b"ok"
+        body.close()  # type: ignore[attr-defined]
+
+    middleware = authkit_sync.AuthKitWSGIMiddleware(app, authkit=kit)
+    request()
+    gc.disable()
+    try:
+        request()
+        assert seen[1][1]() is None, "the request context outlived its request (a reference cycle)"
+    finally:
+        gc.enable()
+    assert [s for s, _ in started] == ["200 OK", "200 OK"]
+    assert dict(started[1][1]) == dict(started[0][1])
+    assert all(isinstance(info, UserInfo) and info.user.email == "alice@example.com" for info, _ in seen)
+
+
+def test_warm_request_builds_its_details_when_the_app_asks(
+    kit: AuthKit, workos_emulator_server: EmulatorServer
+) -> None:
+    cookie = cookie_header(kit, workos_emulator_server)
+    details: list[_core.RequestInfo] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        details.append(_core.current_context().info)
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    middleware = authkit.AuthKitMiddleware(app, authkit=kit)
+    run_asgi(middleware, scope(cookie))
+    request = scope(cookie)
+    run_asgi(middleware, request)
+    warm = details[1]
+    assert (warm.method, warm.path, warm.target, warm.client_ip) == ("GET", "/page", "/page?x=1", "127.0.0.1")
+    assert warm.user_agent == "pytest" and warm.cookies == details[0].cookies
+    assert _core.CONTEXT_KEY not in warm.headers and request[_core.CONTEXT_KEY].info is warm
