@@ -28,8 +28,11 @@ from authkit_core.testing import Emulator, EmulatorServer
 from authkit_core.tokens import get_token_claims
 
 POSTGRES_URL = os.environ.get("AUTHKIT_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+MARIADB_URL = os.environ.get("AUTHKIT_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 USER = "user_alice"
-BACKENDS = ("cookie", "memory", "sqlite", "postgres")
+BACKENDS = ("cookie", "memory", "sqlite", "postgres", "mariadb")
+#: The backends that need a database server, and where it is.
+SERVERS = {"postgres": POSTGRES_URL, "mariadb": MARIADB_URL}
 
 
 # --- statistics ----------------------------------------------------------------------------------------------
@@ -96,8 +99,8 @@ async def ainterleaved(
 # --- the lab ---------------------------------------------------------------------------------------------------
 
 
-def postgres_available(url: str = POSTGRES_URL) -> bool:
-    """Whether PostgreSQL answers at ``url``."""
+def server_available(url: str) -> bool:
+    """Whether the database at ``url`` answers (PostgreSQL or MariaDB)."""
     try:
         import sqlalchemy
 
@@ -127,7 +130,7 @@ class Lab:
         self.server = EmulatorServer(self.emulator)
         self.tmp = tempfile.TemporaryDirectory(prefix="authkit-bench-")
         self.table = f"bench_sessions_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-        self.have_postgres = postgres_available()
+        self.servers = {name: server_available(url) for name, url in SERVERS.items()}
         self._backends: list[Backend] = []
         self._async_engines: list[Any] = []
 
@@ -153,9 +156,14 @@ class Lab:
         """An ``AuthKitConfig`` pointing at the emulator."""
         return self.server.config(**overrides)
 
+    @property
+    def have_postgres(self) -> bool:
+        """Whether PostgreSQL answers."""
+        return self.servers["postgres"]
+
     def backends(self, names: tuple[str, ...] = BACKENDS) -> list[str]:
-        """The backend names that can run here (PostgreSQL only when reachable)."""
-        return [n for n in names if n != "postgres" or self.have_postgres]
+        """The backend names that can run here (PostgreSQL and MariaDB only when reachable)."""
+        return [n for n in names if self.servers.get(n, True)]
 
     def store(self, name: str, *, cache_size: int = 1024, tag: str = "") -> tuple[Any, Callable[[], None]]:
         """A fresh session store of kind ``name`` and its cleanup (SQL stores get a sync and an async engine)."""
@@ -174,9 +182,10 @@ class Lab:
             engine = create_engine(f"sqlite:///{path}", **options)
             aengine = create_async_engine(f"sqlite+aiosqlite:///{path}", **options)
             table = "authkit_sessions"
-        elif name == "postgres":
-            engine = create_engine(POSTGRES_URL, pool_size=5, max_overflow=10, **options)
-            aurl = POSTGRES_URL.replace("+psycopg", "+asyncpg")
+        elif name in SERVERS:
+            url = SERVERS[name]
+            engine = create_engine(url, pool_size=5, max_overflow=10, **options)
+            aurl = url.replace("+psycopg", "+asyncpg").replace("+pymysql", "+aiomysql")
             aengine = create_async_engine(aurl, pool_size=5, max_overflow=10, **options)
             table = self.table + tag
         else:
@@ -187,9 +196,9 @@ class Lab:
         def cleanup() -> None:
             from sqlalchemy import text
 
-            if name == "postgres":
+            if name in SERVERS:
                 with engine.connect() as conn:
-                    conn.execute(text(f'DROP TABLE IF EXISTS "{table}"'))
+                    conn.execute(text(f"DROP TABLE IF EXISTS {engine.dialect.identifier_preparer.quote(table)}"))
             engine.dispose()
             if name == "sqlite":
                 for suffix in ("", "-wal", "-shm"):

@@ -1,8 +1,9 @@
 """Scale: SQL load latency against the number of stored sessions, memory per cached session, cookie size.
 
 * SQL: a table grows through the configured sizes (default 10^3, 10^5, 10^6 rows); filler rows are bulk-inserted
-  (PostgreSQL: ``COPY``; SQLite: SQLAlchemy ``executemany`` in large transactions) with random payloads as large
-  as a real row's, and at each size ``store.load(cookies)`` of real sessions (picked at random among 100) is timed.
+  (PostgreSQL: ``COPY``; SQLite and MariaDB: the driver's ``executemany`` in large transactions) with random
+  payloads as large as a real row's, and at each size ``store.load(cookies)`` of real sessions (picked at random
+  among 100) is timed.
   It should stay flat: a primary-key lookup, whatever the table size.
 * Memory (tracemalloc): bytes kept per signed-in session by the cookie backend's caches (unseal LRU, verified-token
   LRU and the engine's ``UserInfo`` memo, after one request each) and per ``MemorySessionStore`` entry.
@@ -65,6 +66,14 @@ def _insert(store: Any, kind: str, n: int, data_size: int) -> None:
                 with cursor.copy(f'COPY "{table.name}" ({", ".join(columns)}) FROM STDIN') as copy:
                     for row in rows:
                         copy.write_row(row)
+            elif kind == "mariadb":  # PyMySQL rewrites executemany of an INSERT into multi-row statements
+                placeholders = ", ".join("%s" for _ in columns)
+                for part in range(0, len(rows), 2000):
+                    cursor.executemany(
+                        f"INSERT INTO `{table.name}` ({', '.join(columns)}) VALUES ({placeholders})",
+                        rows[part : part + 2000],
+                    )
+                raw.driver_connection.commit()
             else:
                 placeholders = ", ".join("?" for _ in columns)
                 cursor.execute("BEGIN")
@@ -83,7 +92,7 @@ def sql_load(lab: Lab, *, sizes: list[int], rounds: int, per_round: int) -> dict
     from sqlalchemy import select, text
 
     out: dict[str, Any] = {}
-    for kind in lab.backends(("sqlite", "postgres")):
+    for kind in lab.backends(("sqlite", "postgres", "mariadb")):
         cases = {}
         info: dict[int, dict[str, Any]] = {}
         backends = []
@@ -98,7 +107,8 @@ def sql_load(lab: Lab, *, sizes: list[int], rounds: int, per_round: int) -> dict
             started = time.perf_counter()
             _insert(store, kind, size - real, data_size)
             with store._engine.connect() as conn:
-                conn.execute(text(f'VACUUM ANALYZE "{store.table.name}"' if kind == "postgres" else "ANALYZE"))
+                analyze = {"postgres": 'VACUUM ANALYZE "{}"', "mariadb": "ANALYZE TABLE `{}`"}.get(kind, "ANALYZE")
+                conn.execute(text(analyze.format(store.table.name)))
             info[size] = {"rows": size, "row_bytes": data_size, "fill_seconds": time.perf_counter() - started}
             rng = random.Random(size)
 
