@@ -5,8 +5,9 @@ Measured in the same run, interleaved:
 * the engine alone, ``AuthKit.authenticate(cookies)``, per backend (warm caches), plus the cookie backend with
   nothing cached (``CookieSessionStore(cache_size=0)`` and the JWKS verified-token cache off, same cookie);
 * the ASGI app called directly with a prepared scope/receive/send, bare and behind ``AuthKitMiddleware``, per
-  backend (the difference is what the library adds); likewise WSGI with a prepared environ and
-  ``AuthKitWSGIMiddleware`` (each only when that middleware exists);
+  backend (the difference is what the library adds), and behind a middleware that only adds the two cache
+  headers (``asgi.header_only``: the floor of any middleware that touches the response); likewise WSGI with a
+  prepared environ and ``AuthKitWSGIMiddleware`` (each only when that middleware exists);
 * the floor pipeline with raw ``cryptography``: RSA-2048 PKCS#1 v1.5 verify of a JWT-sized message, AES-GCM
   decrypt of a ~1.5 KB payload and ``json.loads`` (and the two crypto calls alone);
 * the official ``workos`` Python SDK: ``load_sealed_session(...).authenticate()`` on a cookie sealed by the SDK's
@@ -58,6 +59,24 @@ def bare_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     """The WSGI app without the middleware: 200 ``ok``."""
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
     return [BODY]
+
+
+_CACHE_HEADERS = [(b"vary", b"Cookie"), (b"cache-control", b"private, no-cache, no-store, must-revalidate, max-age=0")]
+
+
+def header_only_middleware(app: Any) -> Any:
+    """The least any response-touching ASGI middleware does: wrap ``send`` and add the two cache headers AuthKit
+    adds (no session, no cookie read). A floor for the shell's own cost."""
+
+    async def middleware(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        async def wrapped(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), *_CACHE_HEADERS]}
+            await send(message)
+
+        await app(scope, receive, wrapped)
+
+    return middleware
 
 
 def asgi_middleware() -> Any:
@@ -309,7 +328,11 @@ def run(lab: Lab, *, rounds: int, per_round: int, node_iterations: int) -> dict[
     asgi_mw = asgi_middleware()
 
     async def asgi_group() -> dict[str, list[int]]:
-        cases: dict[str, Callable[[], Any]] = {"asgi.bare": asgi_call(bare_asgi, cookie_header(cookies["cookie"]))}
+        header = cookie_header(cookies["cookie"])
+        cases: dict[str, Callable[[], Any]] = {
+            "asgi.bare": asgi_call(bare_asgi, header),
+            "asgi.header_only": asgi_call(header_only_middleware(bare_asgi), header),
+        }
         if asgi_mw is not None:
             for name, kit in kits.items():
                 app = asgi_mw(bare_asgi, authkit=kit)
@@ -336,7 +359,7 @@ def run(lab: Lab, *, rounds: int, per_round: int, node_iterations: int) -> dict[
         bare = figures.get(f"{prefix}.bare")
         if bare is None:
             continue
-        for name in [*kits, "sdk"]:
+        for name in [*kits, "sdk", "header_only"]:
             case = figures.get(f"{prefix}.{name}")
             if case is not None:
                 case["added_median"] = case["median"] - bare["median"]
