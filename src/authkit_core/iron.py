@@ -35,8 +35,11 @@ import os
 import re
 import time
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
+import msgspec
+import pybase64
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from .errors import ConfigurationError, InvalidResponseError, SealError
@@ -68,9 +71,11 @@ _IV_BYTES = 16
 _KEY_BYTES = 32
 _BLOCK = 16
 _SKEW_MS = TIMESTAMP_SKEW_SECONDS * 1000
-# base64url -> standard alphabet for binascii; "+", "/" and "=" become "!", which strict mode refuses.
-_URLSAFE_TO_STD = bytes.maketrans(b"-_+/=", b"+/!!!")
 _STD_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+# The "=" padding an unpadded base64url field of length n needs, by n % 4 (1 is never valid, and stays refused).
+_B64_PADDING = ("", "===", "==", "=")
+# The PKCS#7 padding of n bytes, by n.
+_PKCS7 = tuple(bytes((n,)) * n for n in range(_BLOCK + 1))
 _JS_PARSE_INT = re.compile(r"[ \t\n\r\f\v]*([+-]?[0-9]+)")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -138,14 +143,15 @@ def unseal(sealed: str, passwords: str | Mapping[str, str], *, now: float | None
     password = _opening_password(passwords, password_id or "default")
 
     mac_base = body[: len(body) - len(hmac_salt) - len(mac) - 2]
-    digest = hmac.new(_derive_key(password, hmac_salt), mac_base.encode("ascii"), hashlib.sha256).digest()
-    if not hmac.compare_digest(_b64url_encode(digest), mac):
+    mac_state = _mac_state(password, hmac_salt).copy()
+    mac_state.update(mac_base.encode("ascii"))
+    if not hmac.compare_digest(_b64url_encode(mac_state.digest()), mac):
         raise SealError("the seal's MAC does not match (tampered, or sealed with another password)", code="bad_mac")
 
     if expiration and _expired(expiration, now):
         raise SealError("the seal has expired", code="expired_seal")
 
-    data = _decrypt_json(_derive_key(password, encryption_salt), iv_b64, ciphertext_b64)
+    data = _decrypt_json(_aes_key(password, encryption_salt), iv_b64, ciphertext_b64)
     if not version_text:
         return data
     if version_text == "2" or _js_parse_int(version_text.split(_VERSION_DELIMITER, 1)[0]) == _CURRENT_VERSION:
@@ -205,7 +211,7 @@ def _opening_password(passwords: str | Mapping[str, str], password_id: str) -> s
     """The password for ``password_id``, as iron-session looks it up (one password is id ``"1"``)."""
     if isinstance(passwords, str):
         password: str | None = passwords if password_id == _SINGLE_ID else None
-    elif isinstance(passwords, Mapping) and passwords:
+    elif (type(passwords) is MappingProxyType or isinstance(passwords, Mapping)) and passwords:  # skip the ABC check
         password = passwords.get(password_id)
     else:
         raise ConfigurationError("no password given to open seals with")
@@ -231,26 +237,62 @@ def _derive_key(password: str, salt: str) -> bytes:
     return hashlib.pbkdf2_hmac("sha1", _to_utf8(password), _to_utf8(salt), 1, _KEY_BYTES)
 
 
+@functools.lru_cache(maxsize=1024)
+def _mac_state(password: str, salt: str) -> hmac.HMAC:
+    """An HMAC-SHA256 keyed with the derived key and fed nothing: each check works on a ``copy()`` of it, which
+    skips keying HMAC again for a seal seen before (never updated itself, so it is safe to share)."""
+    return hmac.new(_derive_key(password, salt), digestmod=hashlib.sha256)
+
+
+@functools.lru_cache(maxsize=1024)
+def _aes_key(password: str, salt: str) -> algorithms.AES:
+    """The AES-256 key object for the derived encryption key (immutable, shared)."""
+    return algorithms.AES(_derive_key(password, salt))
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Decryption
 
 
-def _decrypt_json(key: bytes, iv_b64: str, ciphertext_b64: str) -> Any:
+def _decrypt_json(key: algorithms.AES, iv_b64: str, ciphertext_b64: str) -> Any:
     iv = _b64url_decode(iv_b64)
     ciphertext = _b64url_decode(ciphertext_b64)
     if len(iv) != _IV_BYTES or not ciphertext or len(ciphertext) % _BLOCK:
         raise SealError("the seal's IV or ciphertext has the wrong length", code="invalid_seal")
-    decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
-    padded = decryptor.update(ciphertext) + decryptor.finalize()
+    decryptor = Cipher(key, modes.CBC(iv)).decryptor()
+    padded = decryptor.update(ciphertext)
+    tail = decryptor.finalize()  # empty: without padding, whole blocks come out of update()
+    if tail:
+        padded += tail
     pad = padded[-1]
     # The ciphertext is authenticated by now, so this check is not a padding oracle.
-    if not 1 <= pad <= _BLOCK or padded[-pad:] != bytes((pad,)) * pad:
+    if not 1 <= pad <= _BLOCK or not padded.endswith(_PKCS7[pad]):
         raise SealError("the seal's padding is invalid", code="invalid_seal")
+    plaintext = padded[:-pad]
+    value = _fast_json(plaintext)
+    return value if value is not _NOT_JSON else _parse_json(plaintext)
+
+
+def _fast_json(plaintext: bytes) -> Any:
+    """The payload parsed by msgspec (several times faster than ``json``), or ``_NOT_JSON`` when msgspec refuses it.
+
+    Whatever msgspec accepts, ``json`` reads to the same value (big integers stay exact); what it refuses (lone
+    surrogate escapes, numbers that overflow to infinity, invalid UTF-8, malformed text ...) goes to
+    :func:`_parse_json`, which decides exactly as before.
+    """
+    try:
+        return _MSGSPEC_JSON.decode(plaintext)
+    except Exception:  # any refusal: the exact parser below has the last word
+        return _NOT_JSON
+
+
+def _parse_json(plaintext: bytes) -> Any:
+    """``JSON.parse`` of the UTF-8 payload with the standard library; :class:`SealError` when it is not JSON."""
     # The errors below are raised outside the ``except`` blocks: a decode error holds the plaintext (tokens),
     # and it must not ride along as the SealError's ``__context__``.
     text: str | None
     try:
-        text = padded[:-pad].decode("utf-8")
+        text = plaintext.decode("utf-8")
     except UnicodeDecodeError:
         text = None
     if text is None:
@@ -273,6 +315,8 @@ def _reject_constant(name: str) -> Any:
 
 # JSON.parse: no NaN or Infinity (Python's json reads them by default).
 _JSON_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+# The fast path: refuses NaN and Infinity too, keeps integers of any size exact.
+_MSGSPEC_JSON = msgspec.json.Decoder()
 
 
 def _b64url_encode(data: bytes) -> str:
@@ -281,10 +325,12 @@ def _b64url_encode(data: bytes) -> str:
 
 def _b64url_decode(text: str) -> bytes:
     """Strict unpadded base64url: ``+``, ``/``, ``=`` and anything else outside the alphabet are refused."""
-    data = text.encode("ascii").translate(_URLSAFE_TO_STD)
+    if "+" in text or "/" in text or "=" in text:
+        raise SealError("the seal has a field that is not base64url", code="invalid_seal")
     try:
-        return binascii.a2b_base64(data + b"=" * (-len(data) % 4), strict_mode=True)
-    except binascii.Error:
+        # pybase64 (SIMD) with validate=True refuses every character outside the alphabet and "-_".
+        return pybase64.b64decode(text + _B64_PADDING[len(text) & 3], altchars=b"-_", validate=True)
+    except ValueError:  # binascii.Error, or non-ASCII text
         raise SealError("the seal has a field that is not base64url", code="invalid_seal") from None
 
 

@@ -32,7 +32,7 @@ from typing import Any, Generic, TypeVar
 import anyio
 import httpx
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet, RSAKey
+from joserfc.jwk import Key, KeyParameters, KeySet, RSAKey
 
 from .config import AuthKitConfig
 from .errors import AuthKitError, InvalidResponseError, ProviderUnavailableError
@@ -88,6 +88,34 @@ def _import_key(entry: object) -> RSAKey | None:
     return key if key.public_key.key_size >= MIN_RSA_KEY_BITS else None
 
 
+class _IndexedKeySet(KeySet):
+    """The keys of one JWKS document, fixed once imported, with ``get_by_kid`` answered from a dict.
+
+    Same answers as :meth:`KeySet.get_by_kid`: the first key with the ``kid`` among those whose ``use`` and ``alg``
+    do not contradict ``parameters``. The dict holds the first key of each ``kid``; when that one is filtered out
+    (or no ``kid`` is given) joserfc's own lookup answers.
+    """
+
+    def __init__(self, keys: list[Key]) -> None:
+        super().__init__(keys)
+        self._first: dict[str, tuple[Key, object, object]] = {}
+        for key in self.keys:
+            if key.kid is not None and key.kid not in self._first:
+                self._first[key.kid] = (key, key.get("use"), key.get("alg"))
+
+    def get_by_kid(self, kid: str | None = None, parameters: KeyParameters | None = None) -> Key:
+        """The key for ``kid`` (see the class documentation)."""
+        hit = self._first.get(kid) if kid is not None else None
+        if hit is not None:
+            key, use, alg = hit
+            if not parameters:
+                return key
+            wanted_use, wanted_alg = parameters.get("use"), parameters.get("alg")
+            if not (use and wanted_use and use != wanted_use) and not (alg and wanted_alg and alg != wanted_alg):
+                return key
+        return super().get_by_kid(kid, parameters)
+
+
 def parse_jwks(jwks: object) -> KeySet:
     """Import the RS256 signing keys of a JWKS document, once, as joserfc key objects.
 
@@ -101,7 +129,7 @@ def parse_jwks(jwks: object) -> KeySet:
     keys = [key for key in map(_import_key, entries) if key is not None]
     if not keys:
         raise InvalidResponseError("the JWKS holds no RSA signature key usable with RS256")
-    return KeySet(list(keys))
+    return _IndexedKeySet(list(keys))
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +204,18 @@ class JWKSState:
         if now >= keys.fetched_at + self.ttl:
             return True
         return not known and cooled
+
+    def fresh_key_set(self, kid: str | None, now: float) -> KeySet | None:
+        """The keys when they are within their TTL and know ``kid``, else ``None``.
+
+        A shortcut for the common case: then :meth:`needs_fetch` is ``False`` and :meth:`usable_keys` gives these
+        keys, whatever else the state holds. ``None`` means "ask those two".
+        """
+        keys = self._keys
+        if keys is None or (kid is not None and kid not in keys.kids):
+            return None
+        expires = keys.fetched_at + self.ttl
+        return keys.key_set if now < expires and now < expires + self.stale else None
 
     def usable_keys(self, now: float) -> KeySet | None:
         """The keys to verify with: the last good ones within their TTL plus the stale window, else ``None``."""
@@ -252,6 +292,8 @@ class _CacheShell(Generic[_H, _L]):
 
     def _recall(self, token: str) -> dict[str, Any] | None:
         """The claims of ``token`` if it was verified before and has not expired since."""
+        if self.verified_cache_size <= 0 and not self._verified:
+            return None
         with self._verified_lock:
             hit = self._verified.get(token)
             if hit is None:
@@ -286,10 +328,14 @@ class _CacheShell(Generic[_H, _L]):
     def _key_set(self) -> KeySet:
         return self.state.key_set_or_raise(self.clock())
 
-    def _check(self, parsed: ParsedToken, key_set: KeySet) -> dict[str, Any]:
+    def _check(self, parsed: ParsedToken, key_set: KeySet, now: float | None = None) -> dict[str, Any]:
         config = self.config
         return verify_access_token(
-            parsed, key_set, leeway=config.jwt_leeway_seconds, issuer=config.jwt_issuer, now=self.clock()
+            parsed,
+            key_set,
+            leeway=config.jwt_leeway_seconds,
+            issuer=config.jwt_issuer,
+            now=self.clock() if now is None else now,
         )
 
 
@@ -328,6 +374,10 @@ class JWKSCache(_CacheShell[httpx.Client, threading.Lock]):
         if claims is not None:
             return claims
         parsed = parse_token(token)
+        now = self.clock()
+        key_set = self.state.fresh_key_set(parsed.kid, now)
+        if key_set is not None:
+            return self._remember(token, self._check(parsed, key_set, now))
         return self._remember(token, self._check(parsed, self.get_key_set(parsed.kid)))
 
     def close(self) -> None:
@@ -365,6 +415,10 @@ class AsyncJWKSCache(_CacheShell[httpx.AsyncClient, anyio.Lock]):
         if claims is not None:
             return claims
         parsed = parse_token(token)
+        now = self.clock()
+        key_set = self.state.fresh_key_set(parsed.kid, now)
+        if key_set is not None:
+            return self._remember(token, self._check(parsed, key_set, now))
         return self._remember(token, self._check(parsed, await self.get_key_set(parsed.kid)))
 
     async def aclose(self) -> None:

@@ -38,10 +38,12 @@ _USER_FIELDS: tuple[tuple[str, str], ...] = (
     ("created_at", "createdAt"),
     ("updated_at", "updatedAt"),
 )
-# Built once: which keys to try for each field, in each shape's order, and every key a user field may use.
-_CAMEL_FIRST = tuple((snake, (camel, snake)) for snake, camel in _USER_FIELDS)
-_SNAKE_FIRST = tuple((snake, (snake, camel)) for snake, camel in _USER_FIELDS)
-_KNOWN_USER_KEYS = frozenset(key for pair in _USER_FIELDS for key in pair)
+# Built once, for each shape: the field each of its own keys fills, and the field each key of the other shape
+# fills when the shape's own key is absent. Any other key is an unknown field, kept in ``extra``.
+_CAMEL_KEYS = {camel: snake for snake, camel in _USER_FIELDS}
+_SNAKE_KEYS = {snake: snake for snake, _ in _USER_FIELDS}
+_CAMEL_FALLBACK = {snake: snake for snake, camel in _USER_FIELDS if snake != camel}
+_SNAKE_FALLBACK = {camel: snake for snake, camel in _USER_FIELDS if snake != camel}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,18 +79,29 @@ class User:
     def _build(cls, data: Mapping[str, Any], *, camel: bool) -> User:
         if type(data) is not dict and not isinstance(data, Mapping):  # the exact-type test skips the ABC check
             raise InvalidResponseError("user is not an object")
+        own, other = (_CAMEL_KEYS, _CAMEL_FALLBACK) if camel else (_SNAKE_KEYS, _SNAKE_FALLBACK)
         values: dict[str, Any] = {}
-        for snake, keys in _CAMEL_FIRST if camel else _SNAKE_FIRST:
-            for key in keys:
-                if key in data:
-                    values[snake] = data[key]
-                    break
+        extra: dict[str, Any] = {}
+        fallback: dict[str, Any] | None = None
+        for key, value in data.items():  # one pass: each key is looked up once
+            snake = own.get(key)
+            if snake is not None:
+                values[snake] = value
+            elif key in other:
+                if fallback is None:
+                    fallback = {}
+                fallback[other[key]] = value
+            else:
+                extra[key] = value
+        if fallback:  # a key of the other shape counts only when the shape's own key is absent
+            for snake, value in fallback.items():
+                values.setdefault(snake, value)
         if not isinstance(values.get("id"), str) or not isinstance(values.get("email"), str):
             raise InvalidResponseError("user has no string id and email")
         if values.get("metadata") is None:
             values["metadata"] = {}
         values["email_verified"] = bool(values.get("email_verified", False))
-        values["extra"] = {k: v for k, v in data.items() if k not in _KNOWN_USER_KEYS}
+        values["extra"] = extra
         return cls(**values)
 
     def to_api(self) -> dict[str, Any]:
@@ -114,6 +127,8 @@ class Impersonator:
     @classmethod
     def from_json(cls, data: object) -> Impersonator | None:
         """Read ``{email, reason}``; anything else is ``None``."""
+        if data is None:  # the usual case, without the ABC check
+            return None
         if isinstance(data, Mapping) and isinstance(data.get("email"), str):
             reason = data.get("reason")
             return cls(email=data["email"], reason=reason if isinstance(reason, str) else None)
@@ -189,7 +204,7 @@ class Session:
         return cls(
             access_token=access,
             refresh_token=refresh,
-            user=User.from_session(data.get("user")),  # type: ignore[arg-type]
+            user=User._build(data.get("user"), camel=True),  # type: ignore[arg-type]
             impersonator=Impersonator.from_json(data.get("impersonator")),
             authentication_method=method if isinstance(method, str) else None,
         )
