@@ -48,6 +48,8 @@ class CookieSessionStore(SyncStoreMixin):
         self._opened_lock = threading.Lock()
 
     def _recall(self, value: str) -> tuple[Session, str] | None:
+        if self.cache_size <= 0:
+            return None
         with self._opened_lock:
             hit = self._opened.get(value)
             if hit is not None:
@@ -78,8 +80,11 @@ class CookieSessionStore(SyncStoreMixin):
     def _present(self, cookies: Mapping[str, str]) -> tuple[str, ...]:
         """Our cookie names in the request: the plain one and any chunks."""
         name = self.config.cookie_name
+        ours = [n for n in cookies if n.startswith(name)]
+        if len(ours) == 1 and ours[0] == name:  # the common case: one unchunked cookie
+            return (name,)
         prefix = name + "."
-        return tuple(n for n in cookies if n == name or (n.startswith(prefix) and n[len(prefix) :].isdigit()))
+        return tuple(n for n in ours if n == name or (n.startswith(prefix) and n[len(prefix) :].isdigit()))
 
     def _read(self, cookies: Mapping[str, str]) -> str | None:
         name = self.config.cookie_name
