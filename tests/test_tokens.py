@@ -205,7 +205,7 @@ def test_zero_leeway_expires_at_exp(signing_key: RSAKey, key_set: KeySet) -> Non
     assert verify(token, key_set, leeway=0, now=NOW - 1)["exp"] == NOW
 
 
-@pytest.mark.parametrize("exp", [None, "9999999999", True, [NOW + 300]])
+@pytest.mark.parametrize("exp", [None, "9999999999", True, [NOW + 300], pytest.param(10**400, id="huge-int")])
 def test_missing_or_non_numeric_exp(signing_key: RSAKey, key_set: KeySet, exp: Any) -> None:
     payload = claims()
     if exp is None:
@@ -225,8 +225,9 @@ def test_iat_and_nbf_not_in_the_future(signing_key: RSAKey, key_set: KeySet, cla
         assert_code(token, key_set, "token_not_yet_valid")
 
 
-def test_non_numeric_nbf(signing_key: RSAKey, key_set: KeySet) -> None:
-    assert_code(sign(signing_key, claims(nbf="soon")), key_set, "invalid_token")
+@pytest.mark.parametrize("nbf", ["soon", pytest.param(10**400, id="huge-int")])
+def test_non_numeric_nbf(signing_key: RSAKey, key_set: KeySet, nbf: Any) -> None:
+    assert_code(sign(signing_key, claims(nbf=nbf)), key_set, "invalid_token")
 
 
 def test_signature_is_checked_before_expiry(other_key: RSAKey, key_set: KeySet) -> None:

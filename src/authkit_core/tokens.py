@@ -169,12 +169,17 @@ def token_kid(token: str) -> str | None:
 
 
 def _number(value: object) -> float | None:
+    """``value`` as a float, or ``None`` when it is not a usable number (a bool, a string, an integer too large
+    for a float)."""
     kind = type(value)
-    if kind is int or kind is float:  # the usual case, without the subclass checks below
-        return float(value)  # type: ignore[arg-type]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if kind is float:
+        return value  # type: ignore[return-value]
+    if kind is not int and (isinstance(value, bool) or not isinstance(value, (int, float))):
         return None
-    return float(value)
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except OverflowError:
+        return None
 
 
 def is_expired(claims: Mapping[str, Any], *, now: float, leeway: float = 0) -> bool:
