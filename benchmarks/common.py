@@ -176,7 +176,8 @@ class Lab:
 
         from authkit_core.storage.sql import SQLSessionStore
 
-        options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"}
+        # as a tuned app would pass them (the store's own engines get the same): no ROLLBACK per checkin
+        options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT", "skip_autocommit_rollback": True}
         if name == "sqlite":
             path = os.path.join(self.tmp.name, f"sessions{tag}.sqlite3")
             engine = create_engine(f"sqlite:///{path}", **options)

@@ -256,7 +256,9 @@ class AuthKit:
     def _remember_warm(
         self, cookies: Mapping[str, str], info: UserInfo, loaded: LoadedSession, claims: Mapping[str, Any], buffer: int
     ) -> None:
-        key = self._warm_key(cookies) if self._warm_key is not None else None
+        if self._warm_key is None:  # results are not remembered (cache_results=False, or not a cookie store)
+            return
+        key = self._warm_key(cookies)
         exp = claims.get("exp")
         if key is None or not isinstance(exp, int | float) or isinstance(exp, bool):
             return
@@ -464,31 +466,52 @@ class AuthKit:
     def _refresh_once_flow(
         self, loaded: LoadedSession, organization_id: str | None, explicit: bool
     ) -> Flow[tuple[LoadedSession, list[SetCookie]]]:
-        """The leader's refresh: lease, re-check, grant, save (releasing the lease)."""
+        """The leader's refresh: lease, re-check, grant, save (releasing the lease).
+
+        With a store whose leases check versions (``lease_checks_version``, the SQL store) and a session read with
+        its version, a granted lease proves the session unchanged since it was read, so the re-check needs no
+        re-read: a refresh costs the lease and the save. A refusal there means "another process holds the lease"
+        or "the session changed since it was read"; one re-read tells which."""
         owner = uuid.uuid4().hex
         old_refresh = loaded.session.refresh_token
         deadline = self.clock() + self.lease_wait_seconds
         delay = 0.02
-        while not (yield _Store("acquire_lease", (loaded, owner, self.lease_seconds))):
-            # Another process is refreshing this session: wait for its result rather than race it.
+        checks_version = bool(getattr(self.store, "lease_checks_version", False))
+        current = loaded
+        recheck = True
+        while not (yield _Store("acquire_lease", (current, owner, self.lease_seconds))):
             if self.clock() >= deadline:
                 raise SessionUnavailableError(
                     "timed out waiting for another process to refresh the session", code="lease_timeout"
                 )
+            if recheck and checks_version and current.version is not None:
+                recheck = False  # once: afterwards every wait ends with a re-read anyway
+                latest = yield _Store("reload", (current,))
+                if latest is None:
+                    raise TokenRefreshError("the session no longer exists", code="session_not_found")
+                if latest.version != current.version:  # changed since read: reuse it, or lease it as it is now
+                    if _refreshed_since(latest, old_refresh, organization_id) and not explicit:
+                        return latest, []
+                    current = latest
+                    continue
+            # Another process is refreshing this session: wait for its result rather than race it.
             yield Sleep(delay)
             delay = min(delay * 2, 0.5)
-            current = yield _Store("reload", (loaded,))
-            if current is None:
+            latest = yield _Store("reload", (current,))
+            if latest is None:
                 raise SessionError("the session ended while waiting for its refresh", code="session_not_found")
-            if _refreshed_since(current, old_refresh, organization_id):
-                return current, []
+            if _refreshed_since(latest, old_refresh, organization_id):
+                return latest, []
+            current = latest
         try:
-            current = yield _Store("reload", (loaded,))
-            if current is None:
-                raise TokenRefreshError("the session no longer exists", code="session_not_found")
-            if _refreshed_since(current, old_refresh, organization_id) and not explicit:
-                yield _Store("release_lease", (current, owner))
-                return current, []
+            if not (checks_version and current.version is not None):  # the lease does not prove it current
+                reloaded = yield _Store("reload", (current,))
+                if reloaded is None:
+                    raise TokenRefreshError("the session no longer exists", code="session_not_found")
+                current = reloaded
+                if _refreshed_since(current, old_refresh, organization_id) and not explicit:
+                    yield _Store("release_lease", (current, owner))
+                    return current, []
             org = organization_id or _org_id(current.session)
             token = current.session.refresh_token
             # Where the tokens live server-side, every attempt to spend this token sends the same key, so a grant

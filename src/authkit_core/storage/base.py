@@ -8,7 +8,11 @@ Refresh coordination (the engine's single-flight and lease protocol, see ``docs/
 
 1. ``acquire_lease(loaded, owner, ttl)`` atomically claims the right to refresh this session; ``False`` means
    another process holds an unexpired lease.
-2. ``reload(loaded)`` reads the session again, so a refresh someone else just finished is seen and reused.
+2. ``reload(loaded)`` reads the session again, so a refresh someone else just finished is seen and reused. A store
+   that versions its sessions (``lease_checks_version = True``) skips this round trip: when ``loaded.version`` is
+   set, its ``acquire_lease`` grants only while the stored session is still that version, so a granted lease
+   proves ``loaded`` current; a refusal then means "held by another" *or* "changed since read", and the engine
+   reloads to tell which.
 3. ``update(loaded, session, owner)`` stores the rotated tokens and releases the lease in one step.
 4. ``release_lease(loaded, owner)`` gives the lease back after a failed refresh. A crashed holder's lease simply
    expires after ``ttl`` seconds.
@@ -39,12 +43,14 @@ class LoadedSession:
     """A session read from a store.
 
     ``key`` identifies the session for coordination (stable across refreshes where the store allows it);
-    ``ref`` is the store's own handle (the row handle for SQL, the chunk count for cookies ...).
+    ``ref`` is the store's own handle (the row handle for SQL, the chunk count for cookies ...); ``version`` is the
+    stored session's version when it was read (``load``, ``reload``) by a store that keeps one, else ``None``.
     """
 
     session: Session
     key: str = field(repr=False)
     ref: object = field(default=None, repr=False)
+    version: int | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +97,8 @@ class SessionStore(Protocol):
         ...
 
     def acquire_lease(self, loaded: LoadedSession, owner: str, ttl: float) -> bool:
-        """Claim the right to refresh for ``ttl`` seconds; ``False`` when another owner holds it."""
+        """Claim the right to refresh for ``ttl`` seconds; ``False`` when another owner holds it (or, for a store
+        with ``lease_checks_version``, when ``loaded.version`` is set and the stored session is no longer it)."""
         ...
 
     def release_lease(self, loaded: LoadedSession, owner: str) -> None:

@@ -6,12 +6,19 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
+import threading
 from collections.abc import Mapping
 
 from ..errors import SealError
 from ..iron import seal, unseal
 
 __all__ = ["handle_id", "new_handle", "open_handle", "seal_handle"]
+
+#: How many opened cookie values, and how many sealed handles, are remembered (each).
+_REMEMBERED = 4096
+# handle -> (passwords, cookie value): a value sealed with the current sealing password, to send again
+_sealed: dict[str, tuple[tuple[tuple[str, str], ...], str]] = {}
+_sealed_lock = threading.Lock()
 
 
 def new_handle() -> str:
@@ -25,8 +32,20 @@ def handle_id(handle: str) -> str:
 
 
 def seal_handle(handle: str, passwords: Mapping[str, str]) -> str:
-    """The cookie value that carries ``handle``."""
-    return seal({"h": handle}, passwords)
+    """The cookie value that carries ``handle``.
+
+    A handle's seal never expires and carries nothing but the handle, so a value already sealed for it with the
+    current sealing password is sent again rather than sealed anew: a refresh (which keeps the handle and only
+    renews the cookie's ``Max-Age``) then costs no seal, and the browser's next request brings back a value
+    :func:`open_handle` remembers instead of one it must unseal. A value sealed with an older password of a
+    rotation is never reused: the cookie moves to the current password."""
+    key = _passwords_key(passwords)
+    hit = _sealed.get(handle)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    value = seal({"h": handle}, passwords)
+    _remember_sealed(handle, key, value)
+    return value
 
 
 def open_handle(value: str, passwords: Mapping[str, str]) -> str:
@@ -34,13 +53,33 @@ def open_handle(value: str, passwords: Mapping[str, str]) -> str:
 
     A browser sends the same cookie on every request, so opened values are remembered (bounded LRU; failures are
     never remembered, and handle seals carry no expiry)."""
-    return _open_cached(value, tuple(sorted(passwords.items())))
+    return _open_cached(value, _passwords_key(passwords))
 
 
-@functools.lru_cache(maxsize=4096)
+def _passwords_key(passwords: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(passwords.items()))
+
+
+def _remember_sealed(handle: str, key: tuple[tuple[str, str], ...], value: str) -> None:
+    with _sealed_lock:
+        _sealed.pop(handle, None)
+        _sealed[handle] = (key, value)
+        while len(_sealed) > _REMEMBERED:
+            del _sealed[next(iter(_sealed))]
+
+
+@functools.lru_cache(maxsize=64)
+def _sealing_id(key: tuple[tuple[str, str], ...]) -> str:
+    """The password id new seals get with these passwords (read off a seal, as iron chooses it)."""
+    return seal(None, dict(key)).split("*", 2)[1]
+
+
+@functools.lru_cache(maxsize=_REMEMBERED)
 def _open_cached(value: str, passwords: tuple[tuple[str, str], ...]) -> str:
     data = unseal(value, dict(passwords))
     handle = data.get("h") if isinstance(data, dict) else None
     if not isinstance(handle, str) or not handle:
         raise SealError("sealed value is not a session handle", code="invalid_seal")
+    if value.split("*", 2)[1] == _sealing_id(passwords):  # sealed with the current password: fit to send again
+        _remember_sealed(handle, passwords, value)
     return handle

@@ -8,6 +8,12 @@ Every SQL statement is built once per store (:class:`_Statements`). An operation
 :class:`_Step` (statement, parameters and what to make of the result) by shared code, then run by one of two thin
 executors: a sync one on an :class:`~sqlalchemy.engine.Engine`, and an async one on an
 :class:`~sqlalchemy.ext.asyncio.AsyncEngine` (under asyncio) or, failing that, the sync one in a worker thread.
+The sync one runs the statement SQLAlchemy compiled for the engine's dialect straight on a pooled driver
+connection (:class:`_Driver`) when nothing observes SQLAlchemy's execution (no event listeners, echo or execution
+options), and through SQLAlchemy's ``Connection`` otherwise.
+
+A refresh costs three statements: ``load`` (a ``SELECT``), the lease (an ``UPDATE`` granted only while the row is
+still the version ``load`` read, so no re-read is needed) and the save (an ``UPDATE`` that also clears the lease).
 
 See ``docs/storage-sql.md``; ``python -m authkit_core.storage.sql --print-ddl postgresql`` prints the DDL.
 """
@@ -16,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import hashlib
 import json
+import logging
 import os
 import sys
 import time
@@ -50,7 +58,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import mysql
-from sqlalchemy.engine import URL, Connection, CursorResult, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import BindParameter
@@ -132,7 +140,11 @@ def ddl(dialect: str, table_name: str = DEFAULT_TABLE_NAME) -> str:
 # --- secrets: handle -> row id, key; payload encryption -------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def _aead(handle: str) -> AESGCM:
+    """The cipher of one handle's row. Remembered: a refresh decrypts (``load``) and encrypts (``update``) under the
+    same handle, and a browser sends it again and again (the handles themselves are remembered as long, see
+    ``handles.py``)."""
     key = HKDF(algorithm=SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(handle.encode())
     return AESGCM(key)
 
@@ -227,7 +239,7 @@ class _Statements:
         c = t.c
         owner = bindparam("owner", type_=String())
         now: BindParameter[float] = bindparam("now", type_=Double())
-        self.select = select(c.data, c.expires_at).where(c.id == bindparam("row_id"))
+        self.select = select(c.data, c.expires_at, c.version).where(c.id == bindparam("row_id"))
         self.insert = insert(t)
         self.update = (
             update(t)
@@ -244,10 +256,22 @@ class _Statements:
             )
         )
         self.delete = delete(t).where(c.id == bindparam("row_id"))
+        free = or_(c.lease_owner.is_(None), c.lease_until < now, c.lease_owner == owner)
         self.acquire = (
             update(t)
             .where(c.id == bindparam("row_id"))
-            .where(or_(c.lease_owner.is_(None), c.lease_until < now, c.lease_owner == owner))
+            .where(free)
+            .values(lease_owner=owner, lease_until=bindparam("until"))
+        )
+        # The same, granted only while the row is still the version the caller read (and not expired): a grant
+        # proves the caller's copy current, which saves re-reading the row. Works on every dialect (no RETURNING,
+        # which MariaDB lacks for UPDATE).
+        self.acquire_current = (
+            update(t)
+            .where(c.id == bindparam("row_id"))
+            .where(c.version == bindparam("read_version"))
+            .where(c.expires_at > now)
+            .where(free)
             .values(lease_owner=owner, lease_until=bindparam("until"))
         )
         self.release = (
@@ -262,14 +286,24 @@ class _Statements:
 
 @dataclass(frozen=True, slots=True)
 class _Step(Generic[T]):
-    """One statement: ``finish`` turns its result into the operation's answer. Call it with a connection."""
+    """One statement: ``finish(rowcount, first row)`` turns its result into the operation's answer.
+
+    ``rows``: the statement is a ``SELECT`` (``finish`` gets its first row, or ``None``; the row count is -1);
+    otherwise ``finish`` gets the row count and ``None``. ``lease``: the statement only writes a refresh lease,
+    which need not survive a crash of the machine holding the database when every holder dies with it (SQLite,
+    see :func:`_relax_sqlite_sync`). Call it with a connection to run it through SQLAlchemy's execution layer."""
 
     statement: Executable
     params: Mapping[str, Any]
-    finish: Callable[[CursorResult[Any]], T]
+    finish: Callable[[int, Sequence[Any] | None], T]
+    rows: bool = False
+    lease: bool = False
 
     def __call__(self, conn: Connection) -> T:
-        return self.finish(conn.execute(self.statement, dict(self.params)))
+        result = conn.execute(self.statement, dict(self.params))
+        if self.rows:
+            return self.finish(-1, result.first())
+        return self.finish(result.rowcount, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,8 +317,168 @@ class _Done(Generic[T]):
 _Work = _Step[T] | _Done[T] | Callable[[Connection], T]
 
 
-def _rowcount(result: CursorResult[Any]) -> int:
-    return int(result.rowcount)
+def _execute(conn: Connection, work: _Step[T] | Callable[[Connection], T], owned: bool) -> T:
+    """Run ``work`` on ``conn`` and commit it, unless the connection is in autocommit mode (the store's own
+    engines always are): a COMMIT there does nothing, and costs a round trip with some drivers (PyMySQL)."""
+    relaxed = None
+    if isinstance(work, _Step) and work.lease and _is_pysqlite(conn.dialect):
+        relaxed = _relax_sqlite_sync(conn.connection.dbapi_connection)
+    try:
+        value = work(conn)
+        if not owned and not _autocommit(conn.dialect, conn.connection.dbapi_connection):
+            conn.commit()
+    finally:
+        if relaxed is not None:
+            try:
+                restored = _restore_sqlite_sync(conn.connection.dbapi_connection, relaxed)
+            except Exception:
+                restored = False
+            if not restored:
+                conn.invalidate()  # never pool a connection that skips waiting for the disk
+    return value
+
+
+class _Driver:
+    """The store's hot statements (``load``, the lease, the save) run on a pooled DBAPI connection, compiled once.
+
+    SQLAlchemy's execution layer (a ``Connection``, an execution context, the compiled-cache lookup, a result
+    object) costs more Python per statement than the statement itself on a local database, and a refresh runs
+    three of them; this runs the statement SQLAlchemy compiled for the engine's dialect directly on the driver's
+    cursor. Used only for the stdlib SQLite driver, psycopg and PyMySQL, and only for an engine without event
+    listeners, statement logging (``echo``, or the ``sqlalchemy.engine`` logger at INFO) or execution options
+    (schema translation ...), which the shortcut would skip: anything else goes through SQLAlchemy as before. Any
+    failure discards the connection instead of returning it to the pool.
+    """
+
+    DRIVERS = frozenset({"pysqlite", "psycopg", "pymysql"})
+
+    def __init__(self, engine: Engine, owned: bool) -> None:
+        self.engine = engine
+        self.owned = owned
+        self.sqlite = _is_pysqlite(engine.dialect)
+        self._compiled: dict[int, tuple[str, tuple[str, ...] | None, Any]] = {}
+
+    @classmethod
+    def fits(cls, engine: Engine) -> bool:
+        """Whether ``engine`` can take the shortcut now (listeners, logging and options can come at any time)."""
+        logger = getattr(engine, "logger", None)
+        return (
+            engine.dialect.driver in cls.DRIVERS
+            and not getattr(engine, "_has_events", True)
+            and not engine.echo
+            and logger is not None
+            and not logger.isEnabledFor(logging.INFO)  # SQLAlchemy logs statements at INFO
+            and not engine.get_execution_options()
+        )
+
+    def _prepare(self, statement: Executable) -> tuple[str, tuple[str, ...] | None, Any]:
+        found = self._compiled.get(id(statement))
+        if found is None:
+            compiled = statement.compile(dialect=self.engine.dialect)  # type: ignore[attr-defined]
+            order = tuple(compiled.positiontup) if compiled.positional else None
+            found = self._compiled[id(statement)] = (compiled.string, order, compiled)
+        return found
+
+    def run(self, step: _Step[T]) -> T:
+        sql, order, compiled = self._prepare(step.statement)
+        params = compiled.construct_params(dict(step.params))
+        parameters = params if order is None else tuple(params[name] for name in order)
+        raw = self.engine.raw_connection()
+        try:
+            dbapi = raw.dbapi_connection
+            relaxed = _relax_sqlite_sync(dbapi) if step.lease and self.sqlite else None
+            cursor = raw.cursor()
+            try:
+                cursor.execute(sql, parameters)
+                row = cursor.fetchone() if step.rows else None
+                count = -1 if step.rows else int(cursor.rowcount)
+            finally:
+                cursor.close()
+            if not self.owned and not _autocommit(self.engine.dialect, dbapi):
+                raw.commit()
+            if relaxed is not None and not _restore_sqlite_sync(dbapi, relaxed):
+                raw.invalidate()  # the write stands; the connection that skips waiting for the disk goes
+        except BaseException:
+            raw.invalidate()  # a failed or interrupted statement: never pool a connection in an unknown state
+            raise
+        finally:
+            raw.close()
+        return step.finish(count, row)
+
+
+def _driver_errors(engine: Engine) -> tuple[type[BaseException], ...]:
+    """The DBAPI's own error class, which the shortcut (:class:`_Driver`) lets through unwrapped."""
+    dbapi = getattr(engine.dialect, "loaded_dbapi", None)
+    error = getattr(dbapi, "Error", None)
+    return (error,) if isinstance(error, type) and issubclass(error, BaseException) else ()
+
+
+def _is_pysqlite(dialect: Any) -> bool:
+    return bool(dialect.name == "sqlite" and dialect.driver == "pysqlite")
+
+
+def _autocommit(dialect: Any, dbapi: Any) -> bool:
+    """Whether the driver connection is in autocommit mode, asked without a round trip (``False`` if unknown)."""
+    detect = getattr(dialect, "detect_autocommit_setting", None)  # SQLAlchemy >= 2.0.43
+    if detect is None or dbapi is None:
+        return False
+    try:
+        return bool(detect(dbapi))
+    except (NotImplementedError, AttributeError):
+        return False
+
+
+def _relax_sqlite_sync(dbapi: Any) -> int | None:
+    """Before a lease write on SQLite in WAL mode: commit it without waiting for the disk (``synchronous=NORMAL``).
+
+    WAL needs shared memory, so every process sharing a SQLite database runs on the machine that holds the file.
+    A lease write is visible to all of them at once and survives any of them being killed; only a power cut or
+    an OS crash can lose it, and that ends every process that could hold it, which makes the lease moot. Writes
+    of tokens (``create``, ``update``, ``delete``) keep the connection's own setting (SQLite's default ``FULL``
+    waits for the disk). Only outside a transaction and in WAL mode; returns the setting to restore, or ``None``
+    when nothing was changed."""
+    try:
+        if dbapi is None or getattr(dbapi, "in_transaction", True):
+            return None
+        cursor = dbapi.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode")
+            mode = cursor.fetchone()
+            cursor.execute("PRAGMA synchronous")
+            level = cursor.fetchone()
+            if not mode or str(mode[0]).lower() != "wal" or not level or int(level[0]) <= 1:
+                return None
+            cursor.execute("PRAGMA synchronous=1")
+            return int(level[0])
+        finally:
+            cursor.close()
+    except Exception:  # a pragma that fails leaves the write as durable as the connection makes it
+        return None
+
+
+def _restore_sqlite_sync(dbapi: Any, level: int) -> bool:
+    """Undo :func:`_relax_sqlite_sync`; ``False`` when that failed (the caller discards the connection)."""
+    try:
+        cursor = dbapi.cursor()
+        try:
+            cursor.execute(f"PRAGMA synchronous={int(level)}")
+        finally:
+            cursor.close()
+    except Exception:
+        return False
+    return True
+
+
+def _rowcount(count: int, _row: Sequence[Any] | None) -> int:
+    return count
+
+
+def _granted(count: int, _row: Sequence[Any] | None) -> bool:
+    return count == 1
+
+
+def _nothing(_count: int, _row: Sequence[Any] | None) -> None:
+    return None
 
 
 # --- the store --------------------------------------------------------------------------------------------------
@@ -301,12 +495,21 @@ class SQLSessionStore:
 
     ``create_tables=True`` creates the table (if missing) now; it needs a sync engine (with only an async one,
     ``await store.acreate_tables()`` instead). SQLite connections get WAL and a 5 s busy timeout.
+
+    ``driver_shortcut=True`` (the default) runs the store's statements, compiled by SQLAlchemy for the engine's
+    dialect, straight on a pooled driver connection when the sync engine uses the stdlib SQLite driver, psycopg
+    or PyMySQL and nothing observes SQLAlchemy's execution (no event listener, ``echo``, statement logging or
+    execution option): about half the cost of a ``load`` on a local database. ``False`` always goes through
+    SQLAlchemy's ``Connection``.
     """
 
     #: Leases live in the database, so several processes coordinate refreshes through it.
     shared = True
     #: The browser holds only a handle: refresh grants may use a replayable ``Idempotency-Key`` (see the engine).
     keeps_tokens_server_side = True
+    #: ``load`` and ``reload`` give the row's version, and a lease on such a session is granted only while the row
+    #: is still that version: a granted lease proves the session current, so the engine does not re-read it.
+    lease_checks_version = True
 
     def __init__(
         self,
@@ -315,7 +518,9 @@ class SQLSessionStore:
         table_name: str = DEFAULT_TABLE_NAME,
         async_engine: AsyncEngine | None = None,
         create_tables: bool = False,
+        driver_shortcut: bool = True,
     ) -> None:
+        self.driver_shortcut = driver_shortcut
         self._owned: list[Engine | AsyncEngine] = []
         engine: Engine | None = None
         aengine = async_engine
@@ -343,6 +548,8 @@ class SQLSessionStore:
             _prepare_engine(aengine.sync_engine)
         self._engine = engine
         self._aengine = aengine
+        self._driver: _Driver | None = None
+        self._errors: tuple[type[BaseException], ...] | None = None
         self._metadata = MetaData()
         #: The SQLAlchemy table this store reads and writes.
         self.table = session_table(self._metadata, table_name)
@@ -374,13 +581,18 @@ class SQLSessionStore:
         if isinstance(work, _Done):
             return work.value
         engine = self._sync_engine()
+        errors = self._errors
+        if errors is None:
+            errors = self._errors = (SQLAlchemyError, OSError, *_driver_errors(engine))
         try:
+            if self.driver_shortcut and isinstance(work, _Step) and _Driver.fits(engine):
+                if self._driver is None:
+                    self._driver = _Driver(engine, engine in self._owned)
+                step: _Step[T] = work
+                return self._driver.run(step)
             with engine.connect() as conn:
-                value = work(conn)
-                if engine not in self._owned:  # not in autocommit mode
-                    conn.commit()
-                return value
-        except (SQLAlchemyError, OSError) as exc:
+                return _execute(conn, work, engine in self._owned)
+        except errors as exc:
             raise _storage_error(exc) from exc
 
     async def _arun(self, work: _Work[T]) -> T:
@@ -390,10 +602,7 @@ class SQLSessionStore:
             return await anyio.to_thread.run_sync(self._run, work)
         try:
             async with self._aengine.connect() as conn:
-                value = await conn.run_sync(work)
-                if self._aengine not in self._owned:
-                    await conn.commit()
-                return value
+                return await conn.run_sync(_execute, work, self._aengine in self._owned)
         except (SQLAlchemyError, OSError) as exc:
             raise _storage_error(exc) from exc
 
@@ -428,16 +637,18 @@ class SQLSessionStore:
         """Read and decrypt a row: the session, or why not (``not_found``, ``expired``, ``undecryptable``)."""
         now = time.time()
 
-        def finish(result: CursorResult[Any]) -> LoadedSession | str:
-            row = result.first()
+        def finish(_count: int, row: Sequence[Any] | None) -> LoadedSession | str:
             if row is None:
                 return "not_found"
-            if row.expires_at <= now:
+            data, expires_at, version = row
+            if expires_at <= now:
                 return "expired"
-            session = _decrypt(handle, row_id, row.data)
-            return "undecryptable" if session is None else LoadedSession(session, key=row_id, ref=handle)
+            session = _decrypt(handle, row_id, data)
+            if session is None:
+                return "undecryptable"
+            return LoadedSession(session, key=row_id, ref=handle, version=version)
 
-        return _Step(self._sql.select, {"row_id": row_id}, finish)
+        return _Step(self._sql.select, {"row_id": row_id}, finish, rows=True)
 
     def _load(self, cookies: Mapping[str, str]) -> _Work[LoadResult]:
         handle = self._handle_from_cookies(cookies)
@@ -447,13 +658,13 @@ class SQLSessionStore:
             return _Done(LoadResult(None, (self._expired(),), reason="invalid_seal"))
         read = self._read(handle_id(handle), handle)
 
-        def finish(result: CursorResult[Any]) -> LoadResult:
-            found = read.finish(result)
+        def finish(count: int, row: Sequence[Any] | None) -> LoadResult:
+            found = read.finish(count, row)
             if isinstance(found, str):
                 return LoadResult(None, (self._expired(),), reason=found)
             return LoadResult(found)
 
-        return _Step(read.statement, read.params, finish)
+        return _Step(read.statement, read.params, finish, rows=True)
 
     def _write_values(self, handle: str, row_id: str, session: Session, now: float) -> dict[str, Any]:
         return {
@@ -467,10 +678,17 @@ class SQLSessionStore:
         handle = new_handle()
         row_id = handle_id(handle)
         now = time.time()
-        values = {"id": row_id, "created_at": now, "updated_at": now, "version": 1}
+        values = {
+            "id": row_id,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+            "lease_owner": None,
+            "lease_until": None,
+        }
         values.update(self._write_values(handle, row_id, session, now))
         answer = (LoadedSession(session, key=row_id, ref=handle), [self._cookie(handle)])
-        return _Step(self._sql.insert, values, lambda _result: answer)
+        return _Step(self._sql.insert, values, lambda _count, _row: answer)
 
     def _update(self, loaded: LoadedSession, session: Session) -> _Step[tuple[LoadedSession, list[SetCookie]]]:
         handle = loaded.ref
@@ -481,9 +699,9 @@ class SQLSessionStore:
         values.update(row_id=loaded.key, now=now)
         new = LoadedSession(session, key=loaded.key, ref=handle)
 
-        def finish(result: CursorResult[Any]) -> tuple[LoadedSession, list[SetCookie]]:
+        def finish(count: int, _row: Sequence[Any] | None) -> tuple[LoadedSession, list[SetCookie]]:
             # Gone: signed out or revoked meanwhile. Never resurrect it; clear the browser's cookie.
-            return new, [self._cookie(handle) if _rowcount(result) else self._expired()]
+            return new, [self._cookie(handle) if count else self._expired()]
 
         return _Step(self._sql.update, values, finish)
 
@@ -495,26 +713,30 @@ class SQLSessionStore:
             row_id = handle_id(handle) if handle else None
         if row_id is None:
             return _Done(answer)
-        return _Step(self._sql.delete, {"row_id": row_id}, lambda _result: answer)
+        return _Step(self._sql.delete, {"row_id": row_id}, lambda _count, _row: answer)
 
     def _reload(self, loaded: LoadedSession) -> _Work[LoadedSession | None]:
         if not isinstance(loaded.ref, str):
             return _Done(None)
         read = self._read(loaded.key, loaded.ref)
 
-        def finish(result: CursorResult[Any]) -> LoadedSession | None:
-            found = read.finish(result)
+        def finish(count: int, row: Sequence[Any] | None) -> LoadedSession | None:
+            found = read.finish(count, row)
             return None if isinstance(found, str) else found
 
-        return _Step(read.statement, read.params, finish)
+        return _Step(read.statement, read.params, finish, rows=True)
 
     def _acquire(self, loaded: LoadedSession, owner: str, ttl: float) -> _Step[bool]:
         now = time.time()
-        params = {"row_id": loaded.key, "owner": _owner(owner), "now": now, "until": now + ttl}
-        return _Step(self._sql.acquire, params, lambda result: _rowcount(result) == 1)
+        params: dict[str, Any] = {"row_id": loaded.key, "owner": _owner(owner), "now": now, "until": now + ttl}
+        statement = self._sql.acquire
+        if loaded.version is not None:  # read from the table: granted only while the row is still that version
+            statement = self._sql.acquire_current
+            params["read_version"] = loaded.version
+        return _Step(statement, params, _granted, lease=True)
 
     def _release(self, loaded: LoadedSession, owner: str) -> _Step[None]:
-        return _Step(self._sql.release, {"row_id": loaded.key, "owner": _owner(owner)}, lambda _result: None)
+        return _Step(self._sql.release, {"row_id": loaded.key, "owner": _owner(owner)}, _nothing, lease=True)
 
     def _delete_expired(self, now: float | None) -> _Step[int]:
         return _Step(self._sql.delete_expired, {"now": time.time() if now is None else now}, _rowcount)
@@ -553,7 +775,9 @@ class SQLSessionStore:
         return self._run(self._reload(loaded))
 
     def acquire_lease(self, loaded: LoadedSession, owner: str, ttl: float) -> bool:
-        """One atomic ``UPDATE``: granted when nobody, ``owner`` itself or an expired lease holds the row."""
+        """One atomic ``UPDATE``: granted when nobody, ``owner`` itself or an expired lease holds the row, and,
+        when ``loaded`` was read from the table (``loaded.version`` set), only while the row is still that version
+        and unexpired, so a grant proves ``loaded`` current."""
         return self._run(self._acquire(loaded, owner, ttl))
 
     def release_lease(self, loaded: LoadedSession, owner: str) -> None:
