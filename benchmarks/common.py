@@ -165,8 +165,12 @@ class Lab:
         """The backend names that can run here (PostgreSQL and MariaDB only when reachable)."""
         return [n for n in names if self.servers.get(n, True)]
 
-    def store(self, name: str, *, cache_size: int = 1024, tag: str = "") -> tuple[Any, Callable[[], None]]:
-        """A fresh session store of kind ``name`` and its cleanup (SQL stores get a sync and an async engine)."""
+    def store(
+        self, name: str, *, cache_size: int = 1024, tag: str = "", async_engine: bool = True
+    ) -> tuple[Any, Callable[[], None]]:
+        """A fresh session store of kind ``name`` and its cleanup. SQL stores get a sync and an async engine (the
+        async driver under asyncio), or with ``async_engine=False`` only the sync one (in a worker thread under
+        asyncio)."""
         if name == "cookie":
             return CookieSessionStore(cache_size=cache_size), lambda: None
         if name == "memory":
@@ -191,8 +195,11 @@ class Lab:
             table = self.table + tag
         else:
             raise ValueError(name)
-        store = SQLSessionStore(engine, table_name=table, async_engine=aengine, create_tables=True)
-        self._async_engines.append(aengine)
+        if async_engine:
+            store = SQLSessionStore(engine, table_name=table, async_engine=aengine, create_tables=True)
+            self._async_engines.append(aengine)
+        else:
+            store = SQLSessionStore(engine, table_name=table, create_tables=True)
 
         def cleanup() -> None:
             from sqlalchemy import text
@@ -208,10 +215,19 @@ class Lab:
 
         return store, cleanup
 
-    def backend(self, name: str, *, cold: bool = False, tag: str = "", http: Any = None, **config: Any) -> Backend:
+    def backend(
+        self,
+        name: str,
+        *,
+        cold: bool = False,
+        tag: str = "",
+        http: Any = None,
+        async_engine: bool = True,
+        **config: Any,
+    ) -> Backend:
         """An engine on a fresh ``name`` store. ``cold``: the cookie store's unseal cache and the JWKS
         engine's result caches are off (``cache_results=False``), so every request unseals and verifies."""
-        store, cleanup = self.store(name, cache_size=0 if cold else 1024, tag=tag)
+        store, cleanup = self.store(name, cache_size=0 if cold else 1024, tag=tag, async_engine=async_engine)
         kit = AuthKit(self.config(**config), store=store, http=http, cache_results=not cold)
         backend = Backend(name, kit, cleanup)
         self._backends.append(backend)

@@ -6,8 +6,10 @@ Measured in the same run, interleaved:
   nothing cached (``CookieSessionStore(cache_size=0)`` and the JWKS verified-token cache off, same cookie);
 * the ASGI app called directly with a prepared scope/receive/send, bare and behind ``AuthKitMiddleware``, per
   backend (the difference is what the library adds), and behind a middleware that only adds the two cache
-  headers (``asgi.header_only``: the floor of any middleware that touches the response); likewise WSGI with a
-  prepared environ and ``AuthKitWSGIMiddleware`` (each only when that middleware exists);
+  headers (``asgi.header_only``: the floor of any middleware that touches the response); SQL stores twice under
+  ASGI: with their async driver (``asgi.sqlite``) and with only a sync engine, run in a worker thread
+  (``asgi.sqlite.thread``); likewise WSGI with a prepared environ and ``AuthKitWSGIMiddleware`` (each only when
+  that middleware exists);
 * the floor pipeline with raw ``cryptography``: RSA-2048 PKCS#1 v1.5 verify of a JWT-sized message, AES-GCM
   decrypt of a ~1.5 KB payload and ``json.loads`` (and the two crypto calls alone);
 * the official ``workos`` Python SDK: ``load_sealed_session(...).authenticate()`` on a cookie sealed by the SDK's
@@ -36,6 +38,7 @@ from authkit_core.models import AuthenticationResponse, UserInfo
 from .common import Lab, ainterleaved, cookie_header, interleaved, summarize
 
 NODE_DIR = Path(__file__).with_name("node")
+SQL_BACKENDS = ("sqlite", "postgres", "mariadb")
 
 
 # --- apps ------------------------------------------------------------------------------------------------------
@@ -327,6 +330,8 @@ def run(lab: Lab, *, rounds: int, per_round: int, node_iterations: int) -> dict[
 
     asgi_mw = asgi_middleware()
 
+    threaded: dict[str, Any] = {}
+
     async def asgi_group() -> dict[str, list[int]]:
         header = cookie_header(cookies["cookie"])
         cases: dict[str, Callable[[], Any]] = {
@@ -341,11 +346,20 @@ def run(lab: Lab, *, rounds: int, per_round: int, node_iterations: int) -> dict[
                 if not isinstance((await kit.authenticate_async(cookies[name])).user_info, UserInfo):
                     raise RuntimeError(f"the {name} session does not authenticate (async)")
                 cases[f"asgi.{name}"] = asgi_call(app, cookie_header(cookies[name]))
+            for name in [n for n in backends if n in SQL_BACKENDS]:
+                # the same store with only a sync engine, which the async face runs in a worker thread
+                kit = lab.backend(name, tag="_hot_thread", async_engine=False).kit
+                threaded[name] = kit
+                header = cookie_header(lab.sign_in(kit, response))
+                app = asgi_mw(bare_asgi, authkit=kit)
+                if await asgi_status(app, header) != 200:
+                    raise RuntimeError(f"the ASGI app behind the middleware ({name}, thread) does not answer 200")
+                cases[f"asgi.{name}.thread"] = asgi_call(app, header)
         if sdk is not None:
             header = cookie_header({"wos-session": sdk[1]})
             cases["asgi.sdk"] = asgi_call(sdk_asgi(sdk[3], sdk[2]), header)
         samples = await ainterleaved(cases, rounds=rounds, per_round=per_round)
-        for kit in kits.values():
+        for kit in [*kits.values(), *threaded.values()]:
             await kit.aclose()
         await lab.dispose_async_engines()
         return samples
@@ -359,7 +373,7 @@ def run(lab: Lab, *, rounds: int, per_round: int, node_iterations: int) -> dict[
         bare = figures.get(f"{prefix}.bare")
         if bare is None:
             continue
-        for name in [*kits, "sdk", "header_only"]:
+        for name in [*kits, *(f"{n}.thread" for n in threaded), "sdk", "header_only"]:
             case = figures.get(f"{prefix}.{name}")
             if case is not None:
                 case["added_median"] = case["median"] - bare["median"]
