@@ -574,14 +574,12 @@ class MiddlewareCore:
         """Whether sign-ins started on ``path`` open the sign-up screen."""
         return any(fnmatchcase(path, pattern) for pattern in self.sign_up_paths)
 
-    def is_callback(self, ctx: RequestContext) -> bool:
-        """Whether the request is the sign-in callback, which the middleware answers itself."""
-        return not ctx.websocket and ctx.info.path == self.callback_path
-
     def gate(self, ctx: RequestContext) -> Response | None:
         """After authentication: the sign-in redirect when ``middleware_auth`` requires a session here."""
+        if not self.middleware_auth or _is_signed_in(ctx.auth):
+            return None
         path = ctx.info.path
-        if not self.middleware_auth or _is_signed_in(ctx.auth) or path == self.callback_path:
+        if path == self.callback_path:
             return None
         if any(fnmatchcase(path, pattern) for pattern in self.unauthenticated_paths):
             self.log("public path %s", path)
@@ -609,13 +607,23 @@ class MiddlewareCore:
         # signed in, so the middleware_auth gate lets it through
         return RequestContext(self, info, websocket=websocket, cookies=cookies, auth=auth)
 
-    def begin(self, info: RequestInfo, *, websocket: bool = False) -> Flow[tuple[RequestContext, Response | None]]:
-        """Start handling a request: its context, and the response the middleware sends itself (the callback's, or
+    def begin(
+        self,
+        path: str,
+        cookies: Mapping[str, str],
+        info: RequestInfo | Callable[[], RequestInfo],
+        *,
+        websocket: bool = False,
+    ) -> Flow[tuple[RequestContext, Response | None]]:
+        """Start handling a request (its decoded ``path``, its cookies, and its :class:`RequestInfo` or a function
+        that builds it when needed): its context, and the response the middleware sends itself (the callback's, or
         a sign-in redirect when ``middleware_auth`` requires a session) or ``None`` to call the app."""
-        ctx = RequestContext(self, info, websocket=websocket)
-        if self.is_callback(ctx):
+        ctx = RequestContext(self, info, websocket=websocket, cookies=cookies)
+        if not websocket and path == self.callback_path:
             return ctx, (yield from self._callback_flow(ctx))
-        ctx.auth = yield _engine(self.authkit, "authenticate", ctx.cookies, refresh=not websocket)
+        ctx.auth = yield _Call(
+            self.authkit.authenticate, self.authkit.authenticate_async, (cookies,), _REFRESH[websocket]
+        )
         return ctx, self.gate(ctx)
 
     def _callback_flow(self, ctx: RequestContext) -> Flow[Response]:
@@ -703,6 +711,9 @@ class _Call:
 
     async def run_async(self, io: object) -> Any:
         return await self.async_(*self.args, **self.kwargs)
+
+
+_REFRESH = ({"refresh": True}, {"refresh": False})  # by websocket: a handshake cannot carry a refreshed cookie
 
 
 def _engine(kit: AuthKit, method: str, *args: Any, **kwargs: Any) -> _Call:

@@ -129,7 +129,9 @@ class AuthKitMiddleware(MiddlewareCore):
         info = partial(_request_info, dict(scope), cookies)
         warm = self.begin_warm(scope["path"], cookies, info, websocket=websocket)
         ctx, early = (
-            (warm, None) if warm is not None else await run_async(self.begin(info(), websocket=websocket), None)
+            (warm, None)
+            if warm is not None
+            else await run_async(self.begin(scope["path"], cookies, info, websocket=websocket), None)
         )
         if early is not None:
             if websocket:  # refuse the handshake: the server answers 403

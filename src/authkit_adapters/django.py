@@ -110,7 +110,8 @@ class AuthKitMiddleware(MiddlewareCore):
         return run_async(flow, None) if self.is_async else run_sync(flow, None)
 
     def _handle(self, request: HttpRequest) -> Flow[HttpResponseBase]:
-        ctx, early = yield from self.begin(_request_info(request))
+        info = _request_info(request)
+        ctx, early = yield from self.begin(info.path, info.cookies, info)
         if early is not None:
             return _django_response(early)
         holder = getattr(request, "scope", None)

@@ -114,7 +114,7 @@ class AuthKitWSGIMiddleware(MiddlewareCore):
         ctx = self.begin_warm(path, cookies, info)
         early = None
         if ctx is None:
-            ctx, early = run_sync(self.begin(info()), None)
+            ctx, early = run_sync(self.begin(path, cookies, info), None)
         if early is not None:
             start_response(early.status_line, early.headers)
             return [early.body]
