@@ -8,7 +8,9 @@ Each pair is the same app bare and behind a session middleware:
 * ``starlette_bare()`` / ``starlette_authkit()`` and ``flask_bare()`` / ``flask_authkit()``: a one-route Starlette
   or Flask app answering ``ok`` (what the middleware is put in front of in practice);
 * ``starlette_sessions()``: the same Starlette app behind Starlette's own ``SessionMiddleware`` (a signed cookie,
-  no token verification) for reference: what a session layer of the field costs in the same setup.
+  no token verification) for reference: what a session layer of the field costs in the same setup;
+* ``asgi_header_only()``: the constant app behind a middleware that only adds two response headers, for
+  reference: what wrapping ``send`` alone costs under the server.
 
 The factories read the ``AuthKitConfig`` keyword arguments (pointing at the benchmark's emulator) from the JSON in
 ``AUTHKIT_BENCH_CONFIG``; every AuthKit app uses the cookie store.
@@ -48,6 +50,14 @@ def wsgi_authkit() -> Any:
     from authkit_adapters.wsgi import AuthKitWSGIMiddleware
 
     return AuthKitWSGIMiddleware(bare_wsgi, authkit=_kit())
+
+
+def asgi_header_only() -> Any:
+    """The bare ASGI app behind a middleware that only adds the two cache headers (no session): the floor of any
+    middleware that touches the response, for reference."""
+    from .hotpath import header_only_middleware
+
+    return header_only_middleware(bare_asgi)
 
 
 def starlette_bare() -> Any:

@@ -174,7 +174,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [
             "### Throughput: requests per second, bare app vs behind the middleware (cookie store, warm caches)",
             "",
-            "The middleware is AuthKit's except on the reference row (Starlette's own `SessionMiddleware`).",
+            "The middleware is AuthKit's except on the reference rows (Starlette's own `SessionMiddleware`; a",
+            "middleware that only adds two headers).",
             "",
             "| server + app | bare rps | behind the middleware rps | ratio | bare p99 ms | middleware p99 ms "
             "| errors |",
@@ -291,7 +292,12 @@ def chart(results: dict[str, Any], path: Path) -> bool:
     tp = {k: v for k, v in results.get("throughput", {}).items() if isinstance(v, dict) and "bare" in v}
     if tp:
         keys = list(tp)
-        labels = [k.replace(", Starlette SessionMiddleware (reference)", "\nSessionMiddleware (ref.)") for k in keys]
+        labels = [
+            k.replace(", Starlette SessionMiddleware (reference)", "\nSessionMiddleware (ref.)").replace(
+                ", header-only middleware (reference)", "\nheader-only (ref.)"
+            )
+            for k in keys
+        ]
         xs = range(len(keys))
         ax.bar([x - 0.2 for x in xs], [tp[k]["bare"]["rps"] for k in keys], 0.4, label="bare app")
         ax.bar([x + 0.2 for x in xs], [tp[k]["authkit"]["rps"] for k in keys], 0.4, label="behind the middleware")

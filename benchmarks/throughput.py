@@ -3,10 +3,11 @@
 uvicorn (one worker, uvloop + httptools when installed) serves the ASGI apps and gunicorn (one ``gthread``
 worker: gunicorn's threaded sync worker, which keeps connections alive) the WSGI apps of ``benchmarks/apps.py``,
 each in its own process on 127.0.0.1: a constant app (the strictest case), the same route in Starlette and in
-Flask, and, for reference, the Starlette app behind Starlette's own ``SessionMiddleware``. The bare and the
-middleware server of a pair run side by side and are loaded in alternation (``rounds`` times each) by
-``benchmarks/loadgen.py`` in a separate process, with the signed-in cookie and warm caches (a warm-up phase
-precedes every measurement). Bounded: ``seconds`` per measurement.
+Flask, and, for reference, the Starlette app behind Starlette's own ``SessionMiddleware`` and the constant app
+behind a middleware that only adds two headers. The bare and the middleware server of a pair run side by side
+and are loaded in alternation (``rounds`` times each) by ``benchmarks/loadgen.py`` in a separate process, with
+the signed-in cookie and warm caches (a warm-up phase precedes every measurement). Bounded: ``seconds`` per
+measurement.
 """
 
 from __future__ import annotations
@@ -88,6 +89,13 @@ PAIRS = (
         "benchmarks.apps:starlette_bare()",
         "benchmarks.apps:starlette_sessions()",
         "starlette",
+    ),
+    (
+        "uvicorn, header-only middleware (reference)",
+        "uvicorn",
+        "benchmarks.apps:asgi_bare",
+        "benchmarks.apps:asgi_header_only()",
+        "authkit",
     ),
     ("gunicorn", "gunicorn", "benchmarks.apps:wsgi_bare", "benchmarks.apps:wsgi_authkit()", "authkit"),
     ("gunicorn+flask", "gunicorn", "benchmarks.apps:flask_bare()", "benchmarks.apps:flask_authkit()", "authkit"),

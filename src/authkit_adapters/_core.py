@@ -437,6 +437,16 @@ class RequestContext:
             status, self.decorate([("Location", location), ("Content-Length", "0")], force_cache_headers=True)
         )
 
+    def start_plain(self) -> bool | None:
+        """The common case of :meth:`start_response`, for an app response that sets none of ``Vary``,
+        ``Cache-Control`` and ``Set-Cookie``: ``True`` when it only gains :data:`SESSION_CACHE_HEADERS`, ``False``
+        when it is sent as it is, ``None`` (nothing recorded) when :meth:`start_response` must decide (a redirect,
+        a refusal or cookies to write)."""
+        if self.redirect is not None or self.refusal is not None or self.cookies_to_write():
+            return None
+        self.started = True
+        return self.used or self.auth.loaded is not None
+
     def start_response(self, status: int, headers: Sequence[tuple[str, str]]) -> Response | list[tuple[str, str]]:
         """The app starts its response: the headers to send, or the :class:`Response` that replaces it."""
         self.started = True

@@ -157,6 +157,10 @@ class AuthKitMiddleware(MiddlewareCore):
                             merged.append((name.decode("latin-1"), value.decode("latin-1")))
                         else:
                             kept.append((name, value))
+                    plain = None if merged else ctx.start_plain()
+                    if plain is not None:  # the common case: nothing to merge, nothing recorded
+                        await send({**message, "headers": kept + _SESSION_CACHE_HEADERS} if plain else message)
+                        return
                     outcome = ctx.start_response(message["status"], merged)
                     if isinstance(outcome, Response):
                         await _send(send, outcome)
