@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import hashlib
 import json
@@ -29,7 +30,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeGuard, TypeVar
 
@@ -320,21 +321,12 @@ _Work = _Step[T] | _Done[T] | Callable[[Connection], T]
 def _execute(conn: Connection, work: _Step[T] | Callable[[Connection], T], owned: bool) -> T:
     """Run ``work`` on ``conn`` and commit it, unless the connection is in autocommit mode (the store's own
     engines always are): a COMMIT there does nothing, and costs a round trip with some drivers (PyMySQL)."""
-    relaxed = None
-    if isinstance(work, _Step) and work.lease and _is_pysqlite(conn.dialect):
-        relaxed = _relax_sqlite_sync(conn.connection.dbapi_connection)
-    try:
+    dbapi = conn.connection.dbapi_connection
+    relax = isinstance(work, _Step) and work.lease and _is_pysqlite(conn.dialect)
+    with _lease_durability(dbapi, relax, conn.invalidate):
         value = work(conn)
-        if not owned and not _autocommit(conn.dialect, conn.connection.dbapi_connection):
+        if not owned and not _autocommit(conn.dialect, dbapi):
             conn.commit()
-    finally:
-        if relaxed is not None:
-            try:
-                restored = _restore_sqlite_sync(conn.connection.dbapi_connection, relaxed)
-            except Exception:
-                restored = False
-            if not restored:
-                conn.invalidate()  # never pool a connection that skips waiting for the disk
     return value
 
 
@@ -386,20 +378,19 @@ class _Driver:
         raw = self.engine.raw_connection()
         try:
             dbapi = raw.dbapi_connection
-            relaxed = _relax_sqlite_sync(dbapi) if step.lease and self.sqlite else None
-            cursor = raw.cursor()
-            try:
-                cursor.execute(sql, parameters)
-                row = cursor.fetchone() if step.rows else None
-                count = -1 if step.rows else int(cursor.rowcount)
-            finally:
-                cursor.close()
-            if not self.owned and not _autocommit(self.engine.dialect, dbapi):
-                raw.commit()
-            if relaxed is not None and not _restore_sqlite_sync(dbapi, relaxed):
-                raw.invalidate()  # the write stands; the connection that skips waiting for the disk goes
+            with _lease_durability(dbapi, step.lease and self.sqlite, raw.invalidate):
+                cursor = raw.cursor()
+                try:
+                    cursor.execute(sql, parameters)
+                    row = cursor.fetchone() if step.rows else None
+                    count = -1 if step.rows else int(cursor.rowcount)
+                finally:
+                    cursor.close()
+                if not self.owned and not _autocommit(self.engine.dialect, dbapi):
+                    raw.commit()
         except BaseException:
-            raw.invalidate()  # a failed or interrupted statement: never pool a connection in an unknown state
+            if raw.dbapi_connection is not None:  # not already discarded by _lease_durability
+                raw.invalidate()  # a failed or interrupted statement: never pool a connection in an unknown state
             raise
         finally:
             raw.close()
@@ -426,6 +417,19 @@ def _autocommit(dialect: Any, dbapi: Any) -> bool:
         return bool(detect(dbapi))
     except (NotImplementedError, AttributeError):
         return False
+
+
+@contextlib.contextmanager
+def _lease_durability(dbapi: Any, relax: bool, invalidate: Callable[[], object]) -> Iterator[None]:
+    """Around one statement: with ``relax`` (a lease write on SQLite), let it commit without waiting for the disk
+    (:func:`_relax_sqlite_sync`), then restore the connection's setting whatever happened; a connection whose
+    setting cannot be restored is discarded (``invalidate``), never pooled."""
+    level = _relax_sqlite_sync(dbapi) if relax else None
+    try:
+        yield
+    finally:
+        if level is not None and not _restore_sqlite_sync(dbapi, level):
+            invalidate()
 
 
 def _relax_sqlite_sync(dbapi: Any) -> int | None:
