@@ -34,6 +34,7 @@ from typing import Any
 
 from authkit_core.iron import seal_session
 from authkit_core.models import AuthenticationResponse, UserInfo
+from authkit_core.signin import NO_STORE_CACHE_CONTROL
 
 from .common import Lab, ainterleaved, cookie_header, interleaved, summarize
 
@@ -64,7 +65,7 @@ def bare_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     return [BODY]
 
 
-_CACHE_HEADERS = [(b"vary", b"Cookie"), (b"cache-control", b"private, no-cache, no-store, must-revalidate, max-age=0")]
+_CACHE_HEADERS = [(b"vary", b"Cookie"), (b"cache-control", NO_STORE_CACHE_CONTROL.encode())]
 
 
 def header_only_middleware(app: Any) -> Any:

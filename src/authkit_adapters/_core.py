@@ -631,9 +631,7 @@ class MiddlewareCore:
         ctx = RequestContext(self, info, websocket=websocket, cookies=cookies)
         if not websocket and path == self.callback_path:
             return ctx, (yield from self._callback_flow(ctx))
-        ctx.auth = yield _Call(
-            self.authkit.authenticate, self.authkit.authenticate_async, (cookies,), _REFRESH[websocket]
-        )
+        ctx.auth = yield _engine(self.authkit, "authenticate", cookies, refresh=not websocket)
         return ctx, self.gate(ctx)
 
     def _callback_flow(self, ctx: RequestContext) -> Flow[Response]:
@@ -721,9 +719,6 @@ class _Call:
 
     async def run_async(self, io: object) -> Any:
         return await self.async_(*self.args, **self.kwargs)
-
-
-_REFRESH = ({"refresh": True}, {"refresh": False})  # by websocket: a handshake cannot carry a refreshed cookie
 
 
 def _engine(kit: AuthKit, method: str, *args: Any, **kwargs: Any) -> _Call:

@@ -88,8 +88,9 @@ class CookieSessionStore(SyncStoreMixin):
 
     def _read(self, cookies: Mapping[str, str]) -> str | None:
         name = self.config.cookie_name
-        if cookies.get(name):
-            return cookies[name]
+        whole = cookies.get(name)
+        if whole:
+            return whole
         parts: list[str] = []
         for index in range(MAX_CHUNKS):
             part = cookies.get(f"{name}.{index}")
@@ -101,7 +102,7 @@ class CookieSessionStore(SyncStoreMixin):
     def cache_key(self, cookies: Mapping[str, str]) -> str | None:
         """The sealed session the request carries (joined chunks included): the session is a pure function of
         it, so the engine may remember what it authenticated for this exact value (see ``AuthKit.peek``)."""
-        return cookies.get(self.config.cookie_name) or self._read(cookies)
+        return self._read(cookies)
 
     def load(self, cookies: Mapping[str, str]) -> LoadResult:
         """Unseal the session from the cookie (or its chunks)."""
