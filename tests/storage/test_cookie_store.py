@@ -228,3 +228,60 @@ def test_engine_signs_in_a_user_with_hundreds_of_permissions(workos_emulator: An
     assert isinstance(result.user_info, UserInfo)
     assert list(result.user_info.permissions or ()) == permissions
     kit.close()
+
+
+ODD_NAMES = [
+    f"{NAME}.¹",  # a superscript one: str.isdigit() says yes
+    f"{NAME}.²³",
+    f"{NAME}.٣",  # ARABIC-INDIC DIGIT THREE
+    f"{NAME}.\uff11",  # FULLWIDTH DIGIT ONE
+    f"{NAME}.01",  # a leading zero: we never write it
+    f"{NAME}.00",
+    f"{NAME}.+1",
+    f"{NAME}.-1",
+    f"{NAME}.1_0",
+    f"{NAME}.{MAX_CHUNKS}",  # beyond the chunk limit
+    f"{NAME}.999999999999999999999",
+    f"{NAME}.",
+    f"{NAME}..0",
+    f"{NAME}x.0",
+]
+
+
+def test_only_ascii_chunk_indexes_below_the_limit_are_ours() -> None:
+    from authkit_core.storage.cookie import chunk_names
+
+    assert chunk_names(NAME) == (NAME, *(f"{NAME}.{i}" for i in range(MAX_CHUNKS)))
+    store = bound()
+    odd = dict.fromkeys(ODD_NAMES, "x")
+    cleared = store.delete(None, {**odd, f"{NAME}.3": "y"})
+    assert sorted(c.name for c in cleared) == sorted([NAME, f"{NAME}.3"])
+    for cookie in cleared:
+        cookie.header_value()  # every name we write is a legal cookie name
+    assert [c.name for c in store.delete(None, odd)] == [NAME]
+
+
+def test_odd_names_beside_a_session_are_never_read_nor_expired() -> None:
+    store = bound()
+    session = make_session()
+    _, cookies = store.create(session)
+    request = {**browser({}, cookies), **dict.fromkeys(ODD_NAMES, "junk")}
+    loaded = store.load(request).loaded
+    assert loaded is not None and loaded.session == session
+    _, written = store.update(loaded, make_session())  # a refresh: expires only chunks of ours it no longer needs
+    assert {c.name for c in written} == {NAME}
+    for cookie in [*written, *store.delete(loaded, request)]:
+        cookie.header_value()
+    assert {c.name for c in store.delete(loaded, request)} == {NAME}
+    garbage = store.load({NAME: "garbage", **dict.fromkeys(ODD_NAMES, "junk")})
+    assert [c.name for c in garbage.cookies] == [NAME]
+
+
+def test_five_hundred_junk_chunks_expire_at_most_the_chunk_limit() -> None:
+    store = bound()
+    junk = {f"{NAME}.{i}": "junk" for i in range(500)}
+    cleared = store.delete(None, junk)
+    assert sorted(c.name for c in cleared) == sorted([NAME, *chunk_names(MAX_CHUNKS)])
+    result = store.load(junk)  # the first MAX_CHUNKS joined do not open
+    assert result.loaded is None
+    assert len(result.cookies) == MAX_CHUNKS

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from authkit_core import AuthKitConfig, ConfigurationError
+from authkit_core import AuthKitConfig, ConfigurationError, SessionError
 from authkit_core.cookies import SetCookie
 from authkit_core.models import Session, User
 from authkit_core.storage.handles import open_handle
@@ -178,3 +178,57 @@ def test_concurrent_creates_stay_within_the_bound() -> None:
     for t in threads:
         t.join()
     assert len(store) == 50
+
+
+def test_update_never_re_creates_a_deleted_revoked_expired_or_evicted_entry() -> None:
+    clock = Clock()
+    store = bound(max_entries=2, ttl_seconds=10, clock=clock)
+    deleted, deleted_cookies = store.create(make_session("user_a"))
+    store.delete(deleted, jar(deleted_cookies))
+    revoked, revoked_cookies = store.create(make_session("user_b"))
+    assert store.revoke_user_sessions("user_b") == 1
+    expired, expired_cookies = store.create(make_session("user_c"))
+    clock.now += 11
+    evicted, evicted_cookies = store.create(make_session("user_d"))
+    store.create(make_session("user_e"))
+    store.create(make_session("user_f"))  # the bound is 2: user_d's entry is evicted
+    for loaded, cookies in (
+        (deleted, deleted_cookies),
+        (revoked, revoked_cookies),
+        (expired, expired_cookies),
+        (evicted, evicted_cookies),
+    ):
+        with pytest.raises(SessionError) as raised:
+            store.update(loaded, make_session(loaded.session.user.id))
+        assert raised.value.code == "session_not_found" and not raised.value.is_transient
+        assert_not_found(store, jar(cookies))
+    assert len(store) == 2
+
+
+def test_the_per_user_index_follows_eviction_expiry_and_deletion() -> None:
+    clock = Clock()
+    store = bound(max_entries=5, ttl_seconds=10, clock=clock)
+    for i in range(50):  # 50 users through a 5-entry store: the index never outgrows the entries
+        store.create(make_session(f"user_{i}"))
+        assert len(store._by_user) == len(store) <= 5
+    assert store.revoke_user_sessions("user_0") == 0  # evicted long ago
+    kept = [store.create(make_session("user_x")) for _ in range(3)]
+    assert store.revoke_user_sessions("user_x") == 3
+    assert all(store.reload(loaded) is None for loaded, _ in kept)
+    loaded, _cookies = store.create(make_session("user_y"))
+    store.update(loaded, make_session("user_z"))  # a refresh that changed the user moves the entry
+    assert store.revoke_user_sessions("user_y") == 0
+    assert store.revoke_user_sessions("user_z") == 1
+    store.create(make_session("user_old"))
+    clock.now += 11
+    store.load({NAME: "x"})
+    assert store.revoke_user_sessions("user_old") == 1  # expired but not yet swept: still removed
+    assert sum(len(keys) for keys in store._by_user.values()) == len(store)
+
+
+def test_delete_by_the_cookie_alone_removes_the_entry() -> None:
+    store = bound()
+    _loaded, cookies = store.create(make_session())
+    assert [(c.name, c.is_deletion) for c in store.delete(None, jar(cookies))] == [(NAME, True)]
+    assert_not_found(store, jar(cookies))
+    assert store.delete(None, {NAME: "garbage"})[0].is_deletion  # a cookie that does not open: nothing to drop

@@ -310,8 +310,9 @@ def test_update_keeps_the_handle_and_bumps_the_version(store: SQLSessionStore, r
 def test_update_of_a_deleted_session_does_not_resurrect_it(store: SQLSessionStore, raw: Engine) -> None:
     loaded, cookies = store.create(make_session())
     store.delete(loaded, jar(cookies))
-    _, out = store.update(loaded, make_session(), "owner-a")
-    assert [c.is_deletion for c in out] == [True]
+    with pytest.raises(SessionError) as raised:
+        store.update(loaded, make_session(), "owner-a")
+    assert raised.value.code == "session_not_found" and not raised.value.is_transient
     assert raw_row(raw, store, loaded.key) is None
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .base import LoadedSession, LoadResult, SessionStore, SyncStoreMixin
+from .base import LoadedSession, LoadResult, ServerSideSessionStore, SessionStore, SyncStoreMixin
 from .cookie import CookieSessionStore
 from .memory import MemorySessionStore
 
@@ -24,6 +24,7 @@ __all__ = [
     "LoadedSession",
     "MemorySessionStore",
     "SQLSessionStore",
+    "ServerSideSessionStore",
     "SessionStore",
     "SyncStoreMixin",
 ]

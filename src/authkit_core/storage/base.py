@@ -20,8 +20,20 @@ Refresh coordination (the engine's single-flight and lease protocol, see ``docs/
 Stores whose state lives only in this process (``shared = False``) may answer ``acquire_lease`` with ``True``: the
 engine's in-process single-flight already serialises refreshes there.
 
-To write your own store, implement every method of :class:`SessionStore`; the behavioural suite in
-``tests/storage/`` runs against any store.
+Sign-out and revocation while a refresh is in flight. A store that keeps sessions server-side
+(:class:`ServerSideSessionStore`: memory, SQL) never brings back an entry that is gone: ``update`` replaces the
+entry only if it is still there (not deleted by a sign-out, not revoked by ``revoke_user_sessions``, not expired
+or evicted) and otherwise raises :class:`~authkit_core.errors.SessionError` with code ``session_not_found``
+(terminal), so the refreshing request ends signed out and its cookie is expired; a copied cookie stays signed out.
+The check and the write must be one atomic step (a conditional ``UPDATE ... WHERE``, a compare-and-set), never a
+read followed by a write. A cookie-only store cannot revoke anything (a copied cookie opens until its refresh token
+is refused).
+
+To write your own store, implement every method of :class:`SessionStore` (and, for a server-side store,
+:class:`ServerSideSessionStore`), then add one entry to ``STORES`` in ``tests/storage/test_store_contract.py``: the
+shared behavioural suite there runs against every store (load, create, update, delete, reload,
+``revoke_user_sessions``, leases and their expiry, version-checked leases, and no resurrection after a delete, a
+revocation or an expiry while a lease is held), on the sync and the async methods.
 """
 
 from __future__ import annotations
@@ -35,7 +47,7 @@ from ..config import AuthKitConfig
 from ..cookies import SetCookie
 from ..models import Session
 
-__all__ = ["LoadResult", "LoadedSession", "SessionStore", "SyncStoreMixin"]
+__all__ = ["LoadResult", "LoadedSession", "ServerSideSessionStore", "SessionStore", "SyncStoreMixin"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +97,9 @@ class SessionStore(Protocol):
     def update(
         self, loaded: LoadedSession, session: Session, owner: str | None = None
     ) -> tuple[LoadedSession, list[SetCookie]]:
-        """Replace ``loaded`` with the refreshed ``session`` (releasing ``owner``'s lease)."""
+        """Replace ``loaded`` with the refreshed ``session`` (releasing ``owner``'s lease). A server-side store
+        never re-creates a session that is gone (deleted, revoked, expired): it raises
+        :class:`~authkit_core.errors.SessionError` (``session_not_found``) instead."""
         ...
 
     def delete(self, loaded: LoadedSession | None, cookies: Mapping[str, str]) -> list[SetCookie]:
@@ -133,6 +147,26 @@ class SessionStore(Protocol):
 
     async def arelease_lease(self, loaded: LoadedSession, owner: str) -> None:
         """Async :meth:`release_lease`."""
+        ...
+
+
+@runtime_checkable
+class ServerSideSessionStore(SessionStore, Protocol):
+    """A store that keeps sessions server-side (the cookie holds only a handle), so it can revoke them.
+
+    Sign-out (``delete``) and :meth:`revoke_user_sessions` end a session for good: a copied cookie is signed out,
+    and a refresh that was in flight when the session ended does not bring it back (``update`` raises
+    ``session_not_found``)."""
+
+    #: The browser holds only a handle: refresh grants may use a replayable ``Idempotency-Key`` (see the engine).
+    keeps_tokens_server_side: bool
+
+    def revoke_user_sessions(self, user_id: str) -> int:
+        """Delete every session of ``user_id`` (sign out everywhere); returns how many."""
+        ...
+
+    async def arevoke_user_sessions(self, user_id: str) -> int:
+        """Async :meth:`revoke_user_sessions`."""
         ...
 
 

@@ -4,12 +4,16 @@ The value is exactly what authkit-nextjs writes (iron ``Fe26.2`` over the camelC
 a Python app can share it. A session too large for one browser cookie (4096 bytes) is split into numbered chunks
 ``wos-session.0``, ``wos-session.1`` ... (authkit-nextjs cannot read those), or refused with
 ``SessionError(code="cookie_too_large")`` when ``chunking=False``. Chunks a smaller session no longer needs are
-always expired. Nothing is stored server-side, so sign-out cannot revoke a copied cookie: use a SQL or memory
+always expired. A chunk name is exactly ``wos-session.<index>`` with ``index`` written in ASCII digits without a
+leading zero and below ``MAX_CHUNKS`` (:func:`chunk_names`); any other name that merely starts with the cookie
+name (``wos-session.¹``, ``wos-session.01``, 500 ``wos-session.N`` junk cookies) is not ours: never read, never
+expired. Nothing is stored server-side, so sign-out cannot revoke a copied cookie: use a SQL or memory
 store when that matters.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from collections import OrderedDict
@@ -22,7 +26,7 @@ from ..iron import seal_session, unseal_session
 from ..models import Session
 from .base import LoadedSession, LoadResult, SyncStoreMixin
 
-__all__ = ["BROWSER_COOKIE_LIMIT", "CookieSessionStore"]
+__all__ = ["BROWSER_COOKIE_LIMIT", "MAX_CHUNKS", "CookieSessionStore", "chunk_names"]
 
 #: The size every browser accepts for one cookie (RFC 6265 section 6.1), name and attributes included.
 BROWSER_COOKIE_LIMIT = 4096
@@ -78,13 +82,16 @@ class CookieSessionStore(SyncStoreMixin):
         return self._config
 
     def _present(self, cookies: Mapping[str, str]) -> tuple[str, ...]:
-        """Our cookie names in the request: the plain one and any chunks."""
+        """Our cookie names in the request: the plain one and any chunks (see :func:`chunk_names`).
+
+        Only names this store could have written count, so what a request makes us expire is bounded (at most
+        ``MAX_CHUNKS + 1`` names) and always a legal cookie name: ``wos-session.¹``, ``wos-session.01`` or
+        ``wos-session.10`` are someone else's cookies, left alone."""
         name = self.config.cookie_name
         ours = [n for n in cookies if n.startswith(name)]
         if len(ours) == 1 and ours[0] == name:  # the common case: one unchunked cookie
             return (name,)
-        prefix = name + "."
-        return tuple(n for n in ours if n == name or (n.startswith(prefix) and n[len(prefix) :].isdigit()))
+        return tuple(n for n in chunk_names(name) if n in cookies)
 
     def _read(self, cookies: Mapping[str, str]) -> str | None:
         name = self.config.cookie_name
@@ -176,6 +183,17 @@ class CookieSessionStore(SyncStoreMixin):
     def reload(self, loaded: LoadedSession) -> LoadedSession | None:
         """Cookies are not shared: the session is what the request carried."""
         return loaded
+
+
+@functools.lru_cache(maxsize=8)
+def chunk_names(name: str) -> tuple[str, ...]:
+    """Every cookie name of ours for the session cookie ``name``: ``name`` itself, then its chunks ``name.0`` to
+    ``name.<MAX_CHUNKS - 1>``.
+
+    A chunk index is written the way this store writes it: ASCII digits, no sign, no leading zero (``.0`` is
+    chunk 0; ``.00``, ``.01``, ``.+1``, ``.¹`` or ``.٣`` are not ours), below :data:`MAX_CHUNKS`. Only these
+    names are read, and only these are ever expired."""
+    return (name, *(f"{name}.{index}" for index in range(MAX_CHUNKS)))
 
 
 def _session_key(session: Session) -> str:

@@ -1,7 +1,10 @@
 """``MemorySessionStore``: sessions in this process's memory, bounded (LRU) with a time-to-live.
 
 For tests and single-process apps. The cookie holds a sealed random handle (see ``handles.py``); sign-out deletes
-the entry, so a copied cookie stops working. Everything is lost when the process exits.
+the entry, so a copied cookie stops working, and :meth:`MemorySessionStore.revoke_user_sessions` deletes every
+entry of a user. An entry that is gone (deleted, revoked, expired or evicted) stays gone: :meth:`update`, the save
+at the end of a refresh, only replaces an entry that is still there, so a refresh grant in flight during a sign-out
+cannot bring the session back. Everything is lost when the process exits.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Callable, Mapping
 
 from ..config import AuthKitConfig
 from ..cookies import SetCookie, expired_cookie, session_cookie
-from ..errors import ConfigurationError, SealError
+from ..errors import ConfigurationError, SealError, SessionError
 from ..models import Session
 from .base import LoadedSession, LoadResult, SyncStoreMixin
 from .handles import handle_id, new_handle, open_handle, seal_handle
@@ -43,6 +46,9 @@ class MemorySessionStore(SyncStoreMixin):
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, tuple[float, Session]] = OrderedDict()
+        # user id -> keys of that user's entries, kept in step with ``_entries`` under ``_lock`` (so it never holds
+        # more keys than there are entries: eviction, expiry, delete and revocation all go through ``_drop``).
+        self._by_user: dict[str, set[str]] = {}
         self._config: AuthKitConfig | None = None
 
     def bind(self, config: AuthKitConfig) -> None:
@@ -68,17 +74,49 @@ class MemorySessionStore(SyncStoreMixin):
             if entry is None:
                 return None
             if entry[0] <= self._clock():
-                del self._entries[key]
+                self._drop(key)
                 return None
             self._entries.move_to_end(key)
             return entry[1]
 
+    def _drop(self, key: str) -> None:
+        """Remove ``key``'s entry and its place in the per-user index (caller holds ``_lock``)."""
+        entry = self._entries.pop(key, None)
+        if entry is None:
+            return
+        user = entry[1].user.id
+        keys = self._by_user.get(user)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._by_user[user]
+
+    def _store(self, key: str, session: Session) -> None:
+        """Write ``key``'s entry, most recently used, and evict beyond the bound (caller holds ``_lock``)."""
+        old = self._entries.get(key)
+        if old is not None and old[1].user.id != session.user.id:
+            self._drop(key)
+        self._entries[key] = (self._clock() + self._ttl_seconds(), session)
+        self._entries.move_to_end(key)
+        self._by_user.setdefault(session.user.id, set()).add(key)
+        while len(self._entries) > self.max_entries:
+            self._drop(next(iter(self._entries)))
+
     def _put(self, key: str, session: Session) -> None:
         with self._lock:
-            self._entries[key] = (self._clock() + self._ttl_seconds(), session)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            self._store(key, session)
+
+    def _replace(self, key: str, session: Session) -> bool:
+        """Replace ``key``'s entry only if it is still there and unexpired; whether it was."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return False
+            if entry[0] <= self._clock():
+                self._drop(key)
+                return False
+            self._store(key, session)
+            return True
 
     def load(self, cookies: Mapping[str, str]) -> LoadResult:
         """The session the cookie's handle points to."""
@@ -107,16 +145,44 @@ class MemorySessionStore(SyncStoreMixin):
     def update(
         self, loaded: LoadedSession, session: Session, owner: str | None = None
     ) -> tuple[LoadedSession, list[SetCookie]]:
-        """Replace the entry; the cookie does not change."""
-        self._put(loaded.key, session)
+        """Replace the entry; the cookie does not change.
+
+        Only an entry that is still there is replaced: one deleted (sign-out), revoked, expired or evicted since
+        ``loaded`` was read is not re-created, and :class:`SessionError` (``session_not_found``, terminal) is
+        raised, so the refreshing request ends signed out (the engine then expires its cookie)."""
+        if not self._replace(loaded.key, session):
+            raise SessionError("the session ended while it was being refreshed", code="session_not_found")
         return LoadedSession(session, loaded.key, loaded.ref), []
 
     def delete(self, loaded: LoadedSession | None, cookies: Mapping[str, str]) -> list[SetCookie]:
-        """Drop the entry and expire the cookie."""
-        if loaded is not None:
+        """Drop the entry (found from ``loaded``, else from the request's cookie) and expire the cookie."""
+        key = loaded.key if loaded is not None else self._key_from_cookies(cookies)
+        if key is not None:
             with self._lock:
-                self._entries.pop(loaded.key, None)
+                self._drop(key)
         return [expired_cookie(self.config, self.config.cookie_name)]
+
+    def revoke_user_sessions(self, user_id: str) -> int:
+        """Delete every session of ``user_id`` (sign out everywhere); returns how many. A refresh in flight for
+        one of them cannot bring it back (see :meth:`update`)."""
+        with self._lock:
+            keys = list(self._by_user.get(user_id, ()))
+            for key in keys:
+                self._drop(key)
+        return len(keys)
+
+    async def arevoke_user_sessions(self, user_id: str) -> int:
+        """Async :meth:`revoke_user_sessions` (no I/O: the same call)."""
+        return self.revoke_user_sessions(user_id)
+
+    def _key_from_cookies(self, cookies: Mapping[str, str]) -> str | None:
+        value = cookies.get(self.config.cookie_name)
+        if not value:
+            return None
+        try:
+            return handle_id(open_handle(value, self.config.cookie_passwords))
+        except SealError:
+            return None
 
     def reload(self, loaded: LoadedSession) -> LoadedSession | None:
         """The entry as it is now."""

@@ -242,9 +242,12 @@ class _Statements:
         now: BindParameter[float] = bindparam("now", type_=Double())
         self.select = select(c.data, c.expires_at, c.version).where(c.id == bindparam("row_id"))
         self.insert = insert(t)
+        # Only a row that is still there and unexpired is saved: an update never brings back a session that was
+        # signed out, revoked or expired while its refresh was in flight.
         self.update = (
             update(t)
             .where(c.id == bindparam("row_id"))
+            .where(c.expires_at > now)
             .values(
                 data=bindparam("new_data"),
                 user_id=bindparam("new_user_id"),
@@ -704,8 +707,9 @@ class SQLSessionStore:
         new = LoadedSession(session, key=loaded.key, ref=handle)
 
         def finish(count: int, _row: Sequence[Any] | None) -> tuple[LoadedSession, list[SetCookie]]:
-            # Gone: signed out or revoked meanwhile. Never resurrect it; clear the browser's cookie.
-            return new, [self._cookie(handle) if count else self._expired()]
+            if not count:  # gone: signed out, revoked or expired meanwhile. Never resurrect it.
+                raise SessionError("the session ended while it was being refreshed", code="session_not_found")
+            return new, [self._cookie(handle)]
 
         return _Step(self._sql.update, values, finish)
 
@@ -764,8 +768,9 @@ class SQLSessionStore:
     ) -> tuple[LoadedSession, list[SetCookie]]:
         """Re-encrypt ``session`` under the same handle, bump the version, extend expiry and clear the lease.
 
-        Returns the same cookie with a fresh ``Max-Age``; if the row is gone (signed out or revoked meanwhile) it
-        is not recreated and the cookie is expired instead.
+        Returns the same cookie with a fresh ``Max-Age``. A row that is gone (signed out, revoked or expired since
+        ``loaded`` was read) is not recreated: :class:`SessionError` (``session_not_found``, terminal) is raised
+        instead, so the refreshing request ends signed out (the engine then expires its cookie).
         """
         return self._run(self._update(loaded, session))
 

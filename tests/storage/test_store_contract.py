@@ -1,0 +1,563 @@
+"""The store contract: one behavioural suite that every :class:`~authkit_core.storage.base.SessionStore` passes.
+
+**A new store joins by adding one entry to** :data:`STORES` (a name and a factory yielding a :class:`Subject`).
+Every test then runs against it, on the sync methods and on the async (``a``-prefixed) ones:
+
+* every store: create / load round trip, update, a cookie that does not open, sign-out expiring the cookie, and
+  ``acquire_lease`` / ``release_lease`` answering (an in-process store may always grant);
+* a server-side store (:class:`~authkit_core.storage.base.ServerSideSessionStore`, ``keeps_tokens_server_side``):
+  delete (by the loaded session and by the cookie alone), reload after delete is ``None``,
+  ``revoke_user_sessions`` (only that user's sessions), and **no resurrection**: load, acquire the lease, then
+  delete, revoke or expire the session, then ``update`` must raise ``SessionError("session_not_found")`` and leave
+  the session unloadable, with the cookie of a copy still signed out;
+* a shared store (``shared = True``): leases exclude other owners, the holder re-acquires, only the holder
+  releases, a lease expires after its ``ttl``, ``update`` releases it, a gone session cannot be leased, one winner
+  among 16 threads;
+* a store with ``lease_checks_version``: a lease on a stale read is refused, the reloaded version is granted.
+
+A cookie-only store (``CookieSessionStore``) runs the first group; it cannot revoke, which is asserted too (a
+copied cookie still opens after sign-out), so the documentation's "cannot revoke a copied cookie" stays true.
+
+PostgreSQL and MariaDB are skipped locally when not running and fail in CI (``require_postgres``,
+``require_mariadb``). Each SQL subject uses a table of its own, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+import sqlalchemy
+
+from authkit_core import AuthKitConfig, SessionError
+from authkit_core.cookies import SetCookie
+from authkit_core.models import Session, User
+from authkit_core.storage.base import LoadedSession, LoadResult, ServerSideSessionStore, SessionStore
+from authkit_core.storage.cookie import CookieSessionStore
+from authkit_core.storage.memory import MemorySessionStore
+from conftest import require_mariadb, require_postgres
+
+CONFIG = AuthKitConfig(
+    client_id="client_contract",
+    api_key="sk_test_contract",
+    redirect_uri="http://localhost:8000/callback",
+    cookie_password="contract-cookie-password-0123456789-abcdef",
+)
+NAME = CONFIG.cookie_name
+
+
+@dataclass
+class Subject:
+    """A bound store under test, and what the suite needs to know or do beyond the protocol."""
+
+    store: SessionStore
+    #: Make the stored entry of ``loaded`` expire now, as the store's own clock would see it (``None``: the store
+    #: has no expiry, and the expiry tests are skipped for it).
+    expire: Callable[[LoadedSession], None] | None = None
+    #: Called on teardown, after the suite closed anything else.
+    cleanup: list[Callable[[], None]] = field(default_factory=list)
+
+
+#: ``factory(tmp_path)`` is a context manager yielding a fresh :class:`Subject` (its store already bound).
+Factory = Callable[[Path], AbstractContextManager[Subject]]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@contextmanager
+def memory_subject(tmp_path: Path) -> Iterator[Subject]:
+    """``MemorySessionStore`` on a settable clock."""
+    clock = _Clock()
+    store = MemorySessionStore(clock=clock, ttl_seconds=3600)
+    store.bind(CONFIG)
+
+    def expire(_loaded: LoadedSession) -> None:
+        clock.now += 3601
+
+    yield Subject(store, expire)
+
+
+@contextmanager
+def cookie_subject(tmp_path: Path) -> Iterator[Subject]:
+    """``CookieSessionStore``, the default (nothing server-side)."""
+    store = CookieSessionStore()
+    store.bind(CONFIG)
+    yield Subject(store)
+
+
+def sql_subject(url_of: Callable[[Path], str], async_driver: str | None = None) -> Factory:
+    """``SQLSessionStore`` on the database ``url_of(tmp_path)`` names, in a table of its own; with
+    ``async_driver`` the async methods use a native async engine of that driver."""
+
+    @contextmanager
+    def factory(tmp_path: Path) -> Iterator[Subject]:
+        from authkit_core.storage.sql import SQLSessionStore
+
+        url = url_of(tmp_path)
+        table = f"authkit_contract_{uuid.uuid4().hex[:10]}"
+        aengine = None
+        if async_driver is not None:
+            from sqlalchemy.ext.asyncio import create_async_engine
+
+            aengine = create_async_engine(sqlalchemy.make_url(url).set(drivername=async_driver))
+        store = SQLSessionStore(url, table_name=table, create_tables=True, async_engine=aengine)
+        store.bind(CONFIG)
+        raw = sqlalchemy.create_engine(url)
+
+        def expire(loaded: LoadedSession) -> None:
+            statement = sqlalchemy.update(store.table).where(store.table.c.id == loaded.key)
+            with raw.begin() as conn:
+                conn.execute(statement.values(expires_at=time.time() - 1))
+
+        try:
+            yield Subject(store, expire)
+        finally:
+            store.dispose()
+            if aengine is not None:
+                anyio.run(aengine.dispose)
+            store.table.drop(raw, checkfirst=True)
+            raw.dispose()
+
+    return factory
+
+
+def _sqlite(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'contract.sqlite3'}"
+
+
+#: Every store the contract runs against: add yours here (e.g. ``"redis": redis_subject``).
+STORES: dict[str, Factory] = {
+    "cookie": cookie_subject,
+    "memory": memory_subject,
+    "sqlite": sql_subject(_sqlite),
+    "sqlite+aiosqlite": sql_subject(_sqlite, "sqlite+aiosqlite"),
+    "postgresql": sql_subject(lambda _tmp: require_postgres()),
+    "mariadb": sql_subject(lambda _tmp: require_mariadb()),
+}
+#: The stores that keep nothing server-side (they cannot revoke); every other store must.
+CLIENT_SIDE = ["cookie"]
+#: The stores that keep sessions server-side (and so must revoke, and never resurrect).
+SERVER_SIDE = [name for name in STORES if name not in CLIENT_SIDE]
+
+
+# --- calling a store on either face --------------------------------------------------------------------------
+
+
+class Face:
+    """Calls the store's sync method, or its async twin (``a`` + name) in a fresh event loop."""
+
+    def __init__(self, store: SessionStore, is_async: bool) -> None:
+        self.store = store
+        self.is_async = is_async
+
+    def __call__(self, method: str, *args: Any) -> Any:
+        if not self.is_async:
+            return getattr(self.store, method)(*args)
+        twin = getattr(self.store, "a" + method)
+
+        async def call() -> Any:
+            return await twin(*args)
+
+        return anyio.run(call)
+
+    def load(self, cookies: dict[str, str]) -> LoadResult:
+        """``load`` / ``aload``."""
+        result: LoadResult = self("load", cookies)
+        return result
+
+    def create(self, session: Session) -> tuple[LoadedSession, list[SetCookie]]:
+        """``create`` / ``acreate``."""
+        created: tuple[LoadedSession, list[SetCookie]] = self("create", session)
+        return created
+
+    def update(
+        self, loaded: LoadedSession, session: Session, owner: str | None = None
+    ) -> tuple[LoadedSession, list[SetCookie]]:
+        """``update`` / ``aupdate``."""
+        updated: tuple[LoadedSession, list[SetCookie]] = self("update", loaded, session, owner)
+        return updated
+
+    def delete(self, loaded: LoadedSession | None, cookies: dict[str, str]) -> list[SetCookie]:
+        """``delete`` / ``adelete``."""
+        cleared: list[SetCookie] = self("delete", loaded, cookies)
+        return cleared
+
+    def reload(self, loaded: LoadedSession) -> LoadedSession | None:
+        """``reload`` / ``areload``."""
+        again: LoadedSession | None = self("reload", loaded)
+        return again
+
+    def acquire(self, loaded: LoadedSession, owner: str, ttl: float = 30.0) -> bool:
+        """``acquire_lease`` / ``aacquire_lease``."""
+        return bool(self("acquire_lease", loaded, owner, ttl))
+
+    def release(self, loaded: LoadedSession, owner: str) -> None:
+        """``release_lease`` / ``arelease_lease``."""
+        self("release_lease", loaded, owner)
+
+    def revoke(self, user_id: str) -> int:
+        """``revoke_user_sessions`` / ``arevoke_user_sessions``."""
+        return int(self("revoke_user_sessions", user_id))
+
+
+# --- fixtures ------------------------------------------------------------------------------------------------
+
+
+def _subject(name: str, tmp_path: Path) -> Iterator[Subject]:
+    with STORES[name](tmp_path) as subject:
+        yield subject
+        for step in subject.cleanup:
+            step()
+
+
+@pytest.fixture(params=list(STORES))
+def any_subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
+    """Each store in :data:`STORES`."""
+    yield from _subject(str(request.param), tmp_path)
+
+
+@pytest.fixture(params=SERVER_SIDE)
+def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
+    """Each server-side store in :data:`STORES`."""
+    for made in _subject(str(request.param), tmp_path):
+        assert getattr(made.store, "keeps_tokens_server_side", False) is True
+        assert isinstance(made.store, ServerSideSessionStore)
+        yield made
+
+
+@pytest.fixture(params=CLIENT_SIDE)
+def cookie_only(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
+    """Each store that keeps nothing server-side."""
+    yield from _subject(str(request.param), tmp_path)
+
+
+@pytest.fixture(params=["sync", "async"])
+def is_async(request: pytest.FixtureRequest) -> bool:
+    """Whether the test calls the async twins."""
+    return request.param == "async"
+
+
+@pytest.fixture
+def face(subject: Subject, is_async: bool) -> Face:
+    """The server-side store under test, on the chosen face."""
+    return Face(subject.store, is_async)
+
+
+@pytest.fixture
+def any_face(any_subject: Subject, is_async: bool) -> Face:
+    """Any store under test, on the chosen face."""
+    return Face(any_subject.store, is_async)
+
+
+# --- helpers -------------------------------------------------------------------------------------------------
+
+
+def make_session(user_id: str = "user_contract") -> Session:
+    """A session with unique fake tokens (stores never verify them)."""
+    return Session(
+        access_token=f"at_{secrets.token_urlsafe(24)}",
+        refresh_token=f"rt_{secrets.token_urlsafe(24)}",
+        user=User(id=user_id, email=f"{user_id}@example.com"),
+    )
+
+
+def jar(cookies: Sequence[SetCookie], before: dict[str, str] | None = None) -> dict[str, str]:
+    """The browser's cookies after a response that wrote ``cookies``."""
+    out = dict(before or {})
+    for cookie in cookies:
+        if cookie.is_deletion:
+            out.pop(cookie.name, None)
+        else:
+            out[cookie.name] = cookie.value
+    return out
+
+
+def signed_in(face: Face, user_id: str = "user_contract") -> tuple[LoadedSession, dict[str, str]]:
+    """A created session, loaded back from its cookies as a request would."""
+    _, cookies = face.create(make_session(user_id))
+    copied = jar(cookies)
+    loaded = face.load(copied).loaded
+    assert loaded is not None
+    return loaded, copied
+
+
+def assert_gone(face: Face, loaded: LoadedSession, copied: dict[str, str]) -> None:
+    """The session cannot be loaded from a copy of its cookie, nor reloaded, and the load expires the cookie."""
+    result = face.load(copied)
+    assert result.loaded is None
+    assert result.reason is not None
+    assert [(c.name, c.is_deletion) for c in result.cookies] == [(NAME, True)]
+    assert face.reload(loaded) is None
+
+
+def assert_expires_the_cookie(cookies: Sequence[SetCookie]) -> None:
+    """``cookies`` expire the session cookie and set nothing."""
+    assert NAME in {c.name for c in cookies}
+    assert all(c.is_deletion for c in cookies)
+
+
+# --- every store ---------------------------------------------------------------------------------------------
+
+
+def test_protocol(any_subject: Subject) -> None:
+    store = any_subject.store
+    assert isinstance(store, SessionStore)
+    assert isinstance(store.shared, bool)
+    if bool(getattr(store, "keeps_tokens_server_side", False)):
+        assert isinstance(store, ServerSideSessionStore)  # revoke_user_sessions and its async twin
+
+
+def test_create_then_load_round_trips(any_face: Face) -> None:
+    session = make_session()
+    created, cookies = any_face.create(session)
+    assert created.session == session
+    assert cookies and not any(c.is_deletion for c in cookies)
+    assert all(session.refresh_token not in c.value for c in cookies)
+    result = any_face.load(jar(cookies))
+    assert result.loaded is not None
+    assert result.loaded.session == session
+    assert result.loaded.key == created.key
+    assert result.reason is None
+    assert any_face.load({}).loaded is None
+    assert any_face.load({}).cookies == ()
+
+
+def test_every_create_is_a_new_session(any_face: Face) -> None:
+    session = make_session()
+    first, first_cookies = any_face.create(session)
+    second, second_cookies = any_face.create(make_session())
+    assert first.key != second.key
+    assert jar(first_cookies) != jar(second_cookies)
+
+
+def test_update_replaces_the_session(any_face: Face) -> None:
+    loaded, copied = signed_in(any_face)
+    newer = make_session()
+    updated, cookies = any_face.update(loaded, newer, None)
+    assert updated.session == newer
+    assert not any(c.is_deletion and c.name == NAME for c in cookies)
+    browser = jar(cookies, copied)
+    result = any_face.load(browser)
+    assert result.loaded is not None and result.loaded.session == newer
+    again = any_face.reload(updated)
+    assert again is not None and again.session == newer
+
+
+def test_a_cookie_that_does_not_open_is_signed_out_and_expired(any_face: Face) -> None:
+    result = any_face.load({NAME: "Fe26.2**garbage", "other": "x"})
+    assert result.loaded is None
+    assert result.reason is not None
+    assert_expires_the_cookie(result.cookies)
+
+
+def test_delete_expires_the_cookie(any_face: Face) -> None:
+    loaded, copied = signed_in(any_face)
+    assert_expires_the_cookie(any_face.delete(loaded, copied))
+    assert_expires_the_cookie(any_face.delete(None, {}))
+
+
+def test_leases_answer(any_face: Face) -> None:
+    loaded, _ = signed_in(any_face)
+    assert any_face.acquire(loaded, "owner-a") is True
+    if not any_face.store.shared:  # in-process: the engine's single-flight serialises; the lease may always grant
+        assert any_face.acquire(loaded, "owner-b") is True
+    any_face.release(loaded, "owner-a")
+
+
+def test_a_cookie_only_store_cannot_revoke_a_copy(cookie_only: Subject, is_async: bool) -> None:
+    face = Face(cookie_only.store, is_async)
+    loaded, copied = signed_in(face)
+    face.delete(loaded, copied)
+    assert face.load(copied).loaded is not None  # documented: nothing server-side to delete
+
+
+# --- server-side stores: delete, revoke ----------------------------------------------------------------------
+
+
+def test_delete_makes_a_copied_cookie_signed_out(face: Face) -> None:
+    loaded, copied = signed_in(face)
+    other, other_copied = signed_in(face)
+    assert_expires_the_cookie(face.delete(loaded, copied))
+    assert_gone(face, loaded, copied)
+    assert face.load(other_copied).loaded is not None  # only that session
+    assert face.reload(other) is not None
+
+
+def test_delete_by_the_cookie_alone(face: Face) -> None:
+    loaded, copied = signed_in(face)
+    assert_expires_the_cookie(face.delete(None, copied))
+    assert_gone(face, loaded, copied)
+
+
+def test_revoke_user_sessions_ends_only_that_users_sessions(face: Face) -> None:
+    user = f"user_{uuid.uuid4().hex[:8]}"
+    first, first_copied = signed_in(face, user)
+    second, second_copied = signed_in(face, user)
+    other, other_copied = signed_in(face, user + "_other")
+    assert face.revoke(user) == 2
+    assert_gone(face, first, first_copied)
+    assert_gone(face, second, second_copied)
+    assert face.load(other_copied).loaded is not None
+    assert face.revoke(user) == 0
+    assert face.revoke(user + "_other") == 1
+    assert_gone(face, other, other_copied)
+
+
+def test_revoke_after_a_refresh_still_finds_the_session(face: Face) -> None:
+    user = f"user_{uuid.uuid4().hex[:8]}"
+    loaded, copied = signed_in(face, user)
+    for _ in range(3):
+        loaded, _cookies = face.update(loaded, make_session(user), None)
+    assert face.revoke(user) == 1
+    assert_gone(face, loaded, copied)
+
+
+# --- server-side stores: no resurrection ---------------------------------------------------------------------
+
+
+def _end(subject: Subject, face: Face, how: str, loaded: LoadedSession, copied: dict[str, str]) -> None:
+    if how == "delete":
+        face.delete(loaded, copied)
+    elif how == "delete-by-cookie":
+        face.delete(None, copied)
+    elif how == "revoke":
+        assert face.revoke(loaded.session.user.id) == 1
+    else:
+        if subject.expire is None:
+            pytest.skip("this store has no expiry hook")
+        subject.expire(loaded)
+
+
+@pytest.mark.parametrize("how", ["delete", "delete-by-cookie", "revoke", "expire"])
+@pytest.mark.parametrize("leased", [True, False], ids=["leased", "unleased"])
+def test_no_resurrection_by_a_refresh_in_flight(subject: Subject, face: Face, how: str, leased: bool) -> None:
+    """The refresh's save (``update``) after the session ended: refused with ``session_not_found``, and the
+    session stays gone for a copied cookie."""
+    user = f"user_{uuid.uuid4().hex[:8]}"
+    loaded, copied = signed_in(face, user)
+    owner = uuid.uuid4().hex if leased else None
+    if owner is not None:
+        assert face.acquire(loaded, owner) is True
+    _end(subject, face, how, loaded, copied)
+    with pytest.raises(SessionError) as raised:
+        face.update(loaded, make_session(user), owner)
+    assert raised.value.code == "session_not_found"
+    assert not raised.value.is_transient
+    assert_gone(face, loaded, copied)
+    if how != "expire":  # an expired entry may still be counted until it is swept; a deleted one never is
+        assert face.revoke(user) == 0
+    # the store keeps working for everyone else
+    fresh, fresh_copied = signed_in(face, user)
+    assert face.update(fresh, make_session(user), None)[0].key == fresh.key
+    assert face.load(fresh_copied).loaded is not None
+
+
+def test_no_resurrection_by_a_waiter_either(face: Face) -> None:
+    """Two saves racing a sign-out (the leader's and a stale second one): neither brings the session back."""
+    loaded, copied = signed_in(face)
+    updated, _ = face.update(loaded, make_session(), None)
+    face.delete(updated, copied)
+    for stale in (loaded, updated):
+        with pytest.raises(SessionError):
+            face.update(stale, make_session(), None)
+    assert_gone(face, loaded, copied)
+
+
+# --- shared stores: leases -----------------------------------------------------------------------------------
+
+
+def _shared(face: Face) -> None:
+    if not face.store.shared:
+        pytest.skip("an in-process store may always grant the lease")
+
+
+def test_lease_excludes_other_owners_until_released(face: Face) -> None:
+    _shared(face)
+    loaded, _ = signed_in(face)
+    assert face.acquire(loaded, "owner-a") is True
+    assert face.acquire(loaded, "owner-b") is False
+    assert face.acquire(loaded, "owner-a") is True  # the holder re-acquires
+    face.release(loaded, "owner-b")  # not the holder: nothing happens
+    assert face.acquire(loaded, "owner-b") is False
+    face.release(loaded, "owner-a")
+    assert face.acquire(loaded, "owner-b") is True
+    assert face.acquire(loaded, "owner-a") is False
+    face.release(loaded, "owner-b")
+
+
+def test_lease_expires_after_its_ttl(face: Face) -> None:
+    _shared(face)
+    loaded, _ = signed_in(face)
+    assert face.acquire(loaded, "crashed", 0.2) is True
+    assert face.acquire(loaded, "owner-b") is False
+    time.sleep(0.3)
+    assert face.acquire(loaded, "owner-b") is True
+    assert face.acquire(loaded, "crashed") is False  # the late holder lost it
+
+
+def test_update_releases_the_lease(face: Face) -> None:
+    _shared(face)
+    loaded, _ = signed_in(face)
+    assert face.acquire(loaded, "owner-a") is True
+    updated, _ = face.update(loaded, make_session(), "owner-a")
+    again = face.reload(updated)
+    assert again is not None
+    assert face.acquire(again, "owner-b") is True
+
+
+def test_a_gone_session_cannot_be_leased(face: Face) -> None:
+    _shared(face)
+    loaded, copied = signed_in(face)
+    face.delete(loaded, copied)
+    assert face.acquire(loaded, "owner-a") is False
+
+
+def test_one_lease_winner_among_16_threads(subject: Subject) -> None:
+    if not subject.store.shared:
+        pytest.skip("an in-process store may always grant the lease")
+    face = Face(subject.store, False)
+    loaded, _ = signed_in(face)
+    barrier = threading.Barrier(16)
+    won: list[bool] = []
+    lock = threading.Lock()
+
+    def contend(i: int) -> None:
+        barrier.wait()
+        granted = subject.store.acquire_lease(loaded, f"thread-{i}", 30)
+        with lock:
+            won.append(granted)
+
+    threads = [threading.Thread(target=contend, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(won) == 16 and won.count(True) == 1
+
+
+def test_version_checked_lease_refuses_a_stale_read(face: Face) -> None:
+    if not getattr(face.store, "lease_checks_version", False):
+        pytest.skip("this store's leases do not check versions")
+    loaded, _ = signed_in(face)
+    assert loaded.version is not None
+    updated, _ = face.update(loaded, make_session(), None)  # another process refreshed since ``loaded`` was read
+    assert face.acquire(loaded, "owner-a") is False  # free, but ``loaded`` is stale
+    current = face.reload(loaded)
+    assert current is not None and current.version is not None and current.version != loaded.version
+    assert current.session == updated.session
+    assert face.acquire(current, "owner-a") is True
