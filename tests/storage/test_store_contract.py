@@ -249,7 +249,7 @@ def cookie_only(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subj
 @pytest.fixture(params=["sync", "async"])
 def is_async(request: pytest.FixtureRequest) -> bool:
     """Whether the test calls the async twins."""
-    return request.param == "async"
+    return bool(request.param == "async")
 
 
 @pytest.fixture
