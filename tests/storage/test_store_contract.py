@@ -37,6 +37,8 @@ from typing import Any
 import anyio
 import pytest
 import sqlalchemy
+import sqlalchemy.pool
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from authkit_core import AuthKitConfig, SessionError
 from authkit_core.cookies import SetCookie
@@ -114,7 +116,11 @@ def sql_subject(url_of: Callable[[Path], str], async_driver: str | None = None) 
         if async_driver is not None:
             from sqlalchemy.ext.asyncio import create_async_engine
 
-            aengine = create_async_engine(sqlalchemy.make_url(url).set(drivername=async_driver))
+            # no pool: the suite calls each async method in an event loop of its own, and an async driver's
+            # connection belongs to the loop that opened it
+            aengine = create_async_engine(
+                sqlalchemy.make_url(url).set(drivername=async_driver), poolclass=sqlalchemy.pool.NullPool
+            )
         store = SQLSessionStore(url, table_name=table, create_tables=True, async_engine=aengine)
         store.bind(CONFIG)
         raw = sqlalchemy.create_engine(url)
@@ -147,7 +153,9 @@ STORES: dict[str, Factory] = {
     "sqlite": sql_subject(_sqlite),
     "sqlite+aiosqlite": sql_subject(_sqlite, "sqlite+aiosqlite"),
     "postgresql": sql_subject(lambda _tmp: require_postgres()),
+    "postgresql+asyncpg": sql_subject(lambda _tmp: require_postgres(), "postgresql+asyncpg"),
     "mariadb": sql_subject(lambda _tmp: require_mariadb()),
+    "mariadb+aiomysql": sql_subject(lambda _tmp: require_mariadb(), "mysql+aiomysql"),
 }
 #: The stores that keep nothing server-side (they cannot revoke); every other store must.
 CLIENT_SIDE = ["cookie"]
@@ -159,21 +167,17 @@ SERVER_SIDE = [name for name in STORES if name not in CLIENT_SIDE]
 
 
 class Face:
-    """Calls the store's sync method, or its async twin (``a`` + name) in a fresh event loop."""
+    """Calls the store's sync method, or (with a ``portal``: an event loop in a thread) its async twin (``a`` +
+    name) in that event loop."""
 
-    def __init__(self, store: SessionStore, is_async: bool) -> None:
+    def __init__(self, store: SessionStore, portal: BlockingPortal | None) -> None:
         self.store = store
-        self.is_async = is_async
+        self.portal = portal
 
     def __call__(self, method: str, *args: Any) -> Any:
-        if not self.is_async:
+        if self.portal is None:
             return getattr(self.store, method)(*args)
-        twin = getattr(self.store, "a" + method)
-
-        async def call() -> Any:
-            return await twin(*args)
-
-        return anyio.run(call)
+        return self.portal.call(getattr(self.store, "a" + method), *args)
 
     def load(self, cookies: dict[str, str]) -> LoadResult:
         """``load`` / ``aload``."""
@@ -247,21 +251,25 @@ def cookie_only(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subj
 
 
 @pytest.fixture(params=["sync", "async"])
-def is_async(request: pytest.FixtureRequest) -> bool:
-    """Whether the test calls the async twins."""
-    return bool(request.param == "async")
+def portal(request: pytest.FixtureRequest) -> Iterator[BlockingPortal | None]:
+    """``None`` to call the sync methods; for the async twins, an event loop (in a thread) for the whole test."""
+    if request.param == "sync":
+        yield None
+        return
+    with start_blocking_portal() as loop:
+        yield loop
 
 
 @pytest.fixture
-def face(subject: Subject, is_async: bool) -> Face:
+def face(subject: Subject, portal: BlockingPortal | None) -> Face:
     """The server-side store under test, on the chosen face."""
-    return Face(subject.store, is_async)
+    return Face(subject.store, portal)
 
 
 @pytest.fixture
-def any_face(any_subject: Subject, is_async: bool) -> Face:
+def any_face(any_subject: Subject, portal: BlockingPortal | None) -> Face:
     """Any store under test, on the chosen face."""
-    return Face(any_subject.store, is_async)
+    return Face(any_subject.store, portal)
 
 
 # --- helpers -------------------------------------------------------------------------------------------------
@@ -379,8 +387,8 @@ def test_leases_answer(any_face: Face) -> None:
     any_face.release(loaded, "owner-a")
 
 
-def test_a_cookie_only_store_cannot_revoke_a_copy(cookie_only: Subject, is_async: bool) -> None:
-    face = Face(cookie_only.store, is_async)
+def test_a_cookie_only_store_cannot_revoke_a_copy(cookie_only: Subject, portal: BlockingPortal | None) -> None:
+    face = Face(cookie_only.store, portal)
     loaded, copied = signed_in(face)
     face.delete(loaded, copied)
     assert face.load(copied).loaded is not None  # documented: nothing server-side to delete
@@ -530,7 +538,7 @@ def test_a_gone_session_cannot_be_leased(face: Face) -> None:
 def test_one_lease_winner_among_16_threads(subject: Subject) -> None:
     if not subject.store.shared:
         pytest.skip("an in-process store may always grant the lease")
-    face = Face(subject.store, False)
+    face = Face(subject.store, None)
     loaded, _ = signed_in(face)
     barrier = threading.Barrier(16)
     won: list[bool] = []

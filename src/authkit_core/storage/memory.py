@@ -26,7 +26,8 @@ __all__ = ["MemorySessionStore"]
 
 class MemorySessionStore(SyncStoreMixin):
     """At most ``max_entries`` sessions (least recently used evicted first), each kept ``ttl_seconds`` after its
-    last save (default: the cookie's max age)."""
+    last save (default: the cookie's max age). Sign-out and :meth:`revoke_user_sessions` end a session for good: a
+    refresh in flight cannot bring it back (see :meth:`update`)."""
 
     shared = False
     #: The browser holds only a handle: refresh grants may use a replayable ``Idempotency-Key`` (see the engine).
