@@ -5,6 +5,8 @@ Sessions are built directly with fake tokens; time is a fake clock.
 
 from __future__ import annotations
 
+import contextlib
+import random
 import secrets
 import threading
 from collections.abc import Sequence
@@ -14,6 +16,7 @@ import pytest
 from authkit_core import AuthKitConfig, ConfigurationError, SessionError
 from authkit_core.cookies import SetCookie
 from authkit_core.models import Session, User
+from authkit_core.storage.base import LoadedSession
 from authkit_core.storage.handles import open_handle
 from authkit_core.storage.memory import MemorySessionStore
 
@@ -205,12 +208,17 @@ def test_update_never_re_creates_a_deleted_revoked_expired_or_evicted_entry() ->
     assert len(store) == 2
 
 
+def indexed(store: MemorySessionStore) -> int:
+    """How many keys the store's per-user index holds."""
+    return sum(1 if isinstance(keys, str) else len(keys) for keys in store._by_user.values())
+
+
 def test_the_per_user_index_follows_eviction_expiry_and_deletion() -> None:
     clock = Clock()
     store = bound(max_entries=5, ttl_seconds=10, clock=clock)
     for i in range(50):  # 50 users through a 5-entry store: the index never outgrows the entries
         store.create(make_session(f"user_{i}"))
-        assert len(store._by_user) == len(store) <= 5
+        assert indexed(store) == len(store) <= 5
     assert store.revoke_user_sessions("user_0") == 0  # evicted long ago
     kept = [store.create(make_session("user_x")) for _ in range(3)]
     assert store.revoke_user_sessions("user_x") == 3
@@ -223,7 +231,7 @@ def test_the_per_user_index_follows_eviction_expiry_and_deletion() -> None:
     clock.now += 11
     store.load({NAME: "x"})
     assert store.revoke_user_sessions("user_old") == 1  # expired but not yet swept: still removed
-    assert sum(len(keys) for keys in store._by_user.values()) == len(store)
+    assert indexed(store) == len(store)
 
 
 def test_delete_by_the_cookie_alone_removes_the_entry() -> None:
@@ -232,3 +240,34 @@ def test_delete_by_the_cookie_alone_removes_the_entry() -> None:
     assert [(c.name, c.is_deletion) for c in store.delete(None, jar(cookies))] == [(NAME, True)]
     assert_not_found(store, jar(cookies))
     assert store.delete(None, {NAME: "garbage"})[0].is_deletion  # a cookie that does not open: nothing to drop
+
+
+def test_the_per_user_index_under_churn_matches_the_entries() -> None:
+    clock = Clock()
+    store = bound(max_entries=20, ttl_seconds=50, clock=clock)
+    rng = random.Random(7)
+    live: list[tuple[LoadedSession, dict[str, str]]] = []
+    for step in range(2000):
+        action = rng.random()
+        user = f"user_{rng.randrange(8)}"
+        if action < 0.4 or not live:
+            loaded, cookies = store.create(make_session(user))
+            live.append((loaded, jar(cookies)))
+        elif action < 0.6:
+            _loaded, copied = live.pop(rng.randrange(len(live)))
+            store.delete(None, copied)
+        elif action < 0.8:
+            loaded, _cookies = rng.choice(live)
+            with contextlib.suppress(SessionError):  # gone meanwhile: that is what the store must say
+                store.update(loaded, make_session(user))
+        elif action < 0.85:
+            store.revoke_user_sessions(user)
+        else:
+            clock.now += rng.choice([1, 10, 60])
+        if step % 50 == 0:
+            by_user: dict[str, set[str]] = {}
+            for key, (_expires, session) in store._entries.items():
+                by_user.setdefault(session.user.id, set()).add(key)
+            index = {u: {k} if isinstance(k, str) else set(k) for u, k in store._by_user.items()}
+            assert index == by_user
+            assert len(store) <= 20

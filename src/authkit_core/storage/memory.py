@@ -47,9 +47,11 @@ class MemorySessionStore(SyncStoreMixin):
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, tuple[float, Session]] = OrderedDict()
-        # user id -> keys of that user's entries, kept in step with ``_entries`` under ``_lock`` (so it never holds
-        # more keys than there are entries: eviction, expiry, delete and revocation all go through ``_drop``).
-        self._by_user: dict[str, set[str]] = {}
+        # user id -> the key of that user's entry, or a set of keys when there are several; kept in step with
+        # ``_entries`` under ``_lock`` (so it never holds more keys than there are entries: eviction, expiry,
+        # delete and revocation all go through ``_drop``). A lone key is stored as itself: most users have one
+        # session, and a set per entry would cost more than the rest of the index.
+        self._by_user: dict[str, str | set[str]] = {}
         self._config: AuthKitConfig | None = None
 
     def bind(self, config: AuthKitConfig) -> None:
@@ -87,10 +89,36 @@ class MemorySessionStore(SyncStoreMixin):
             return
         user = entry[1].user.id
         keys = self._by_user.get(user)
-        if keys is not None:
-            keys.discard(key)
-            if not keys:
+        if keys is None:
+            return
+        if isinstance(keys, str):
+            if keys == key:
                 del self._by_user[user]
+            return
+        keys.discard(key)
+        if len(keys) <= 1:
+            if keys:
+                self._by_user[user] = next(iter(keys))
+            else:
+                del self._by_user[user]
+
+    def _index(self, user: str, key: str) -> None:
+        """Add ``key`` to ``user``'s keys (caller holds ``_lock``)."""
+        keys = self._by_user.get(user)
+        if keys is None:
+            self._by_user[user] = key
+        elif isinstance(keys, str):
+            if keys != key:
+                self._by_user[user] = {keys, key}
+        else:
+            keys.add(key)
+
+    def _keys_of(self, user: str) -> list[str]:
+        """The keys of ``user``'s entries (caller holds ``_lock``)."""
+        keys = self._by_user.get(user)
+        if keys is None:
+            return []
+        return [keys] if isinstance(keys, str) else list(keys)
 
     def _store(self, key: str, session: Session) -> None:
         """Write ``key``'s entry, most recently used, and evict beyond the bound (caller holds ``_lock``)."""
@@ -99,7 +127,7 @@ class MemorySessionStore(SyncStoreMixin):
             self._drop(key)
         self._entries[key] = (self._clock() + self._ttl_seconds(), session)
         self._entries.move_to_end(key)
-        self._by_user.setdefault(session.user.id, set()).add(key)
+        self._index(session.user.id, key)
         while len(self._entries) > self.max_entries:
             self._drop(next(iter(self._entries)))
 
@@ -167,7 +195,7 @@ class MemorySessionStore(SyncStoreMixin):
         """Delete every session of ``user_id`` (sign out everywhere); returns how many. A refresh in flight for
         one of them cannot bring it back (see :meth:`update`)."""
         with self._lock:
-            keys = list(self._by_user.get(user_id, ()))
+            keys = self._keys_of(user_id)
             for key in keys:
                 self._drop(key)
         return len(keys)
