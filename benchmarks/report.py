@@ -105,6 +105,11 @@ def _us(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
 
 
+def _pct(ratio: float | None) -> str:
+    """A ratio as a percentage; "n/a" when there is none (the bare server served nothing: an overloaded run)."""
+    return "n/a" if ratio is None else f"{ratio:.0%}"
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.2f}"
 
@@ -185,7 +190,7 @@ def markdown(results: dict[str, Any]) -> str:
             if not isinstance(e, dict) or "bare" not in e:
                 continue
             lines.append(
-                f"| {name} | {e['bare']['rps']:,.0f} | {e['authkit']['rps']:,.0f} | {e['ratio']:.0%} "
+                f"| {name} | {e['bare']['rps']:,.0f} | {e['authkit']['rps']:,.0f} | {_pct(e['ratio'])} "
                 f"| {_ms(e['bare']['p99_ms'])} | {_ms(e['authkit']['p99_ms'])} "
                 f"| {e['bare']['errors'] + e['authkit']['errors']} |"
             )

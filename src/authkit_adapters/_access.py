@@ -7,8 +7,9 @@ context, and a sign-in redirect is the one the middleware already records and se
 
 The rule, the same in every framework:
 
-- signed out, and the request is a browser navigation (``Sec-Fetch-Mode: navigate``, or without that header an
-  ``Accept`` that names ``text/html``): a redirect to sign-in that comes back here (307, or 303 after a POST);
+- signed out, and the request is a browser navigation (:func:`authkit_core.signin.is_navigation`:
+  ``Sec-Fetch-Mode: navigate``, else an ``Accept`` that names ``text/html`` ...): a redirect to sign-in that comes
+  back here (307, or 303 after a POST);
 - signed out otherwise (``fetch``, an API client): 401;
 - signed in without every permission asked for, or with none of the roles asked for: 403.
 """
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 from authkit_core.errors import SignInRequiredError
 from authkit_core.models import UserInfo
+from authkit_core.signin import is_navigation as navigation
 
 from ._core import RequestInfo, current_context
 
@@ -38,11 +40,9 @@ class Denial:
 
 def is_navigation(info: RequestInfo) -> bool:
     """Whether a browser is loading a page (so a sign-in redirect makes sense) rather than a script or API client
-    fetching data (which gets a 401 it can act on)."""
-    mode = info.headers.get("sec-fetch-mode")
-    if mode:
-        return mode == "navigate"
-    return "text/html" in info.headers.get("accept", "")
+    fetching data (which gets a 401 it can act on): :func:`authkit_core.signin.is_navigation`, the rule the
+    middleware's own sign-in redirects follow."""
+    return navigation(info.headers)
 
 
 def authorize(request: object, *, permissions: Sequence[str] = (), roles: Sequence[str] = ()) -> UserInfo | Denial:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import html
 import inspect
+import json
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
@@ -27,7 +28,7 @@ from http import HTTPStatus
 from typing import Any, Literal, NoReturn, ParamSpec, TypedDict, TypeVar, Unpack
 from urllib.parse import parse_qsl, urlsplit
 
-from authkit_core.cookies import SetCookie
+from authkit_core.cookies import SetCookie, expiries_for_every_scope
 from authkit_core.engine import AuthKit, AuthResult
 from authkit_core.errors import (
     AuthenticationError,
@@ -39,13 +40,16 @@ from authkit_core.errors import (
 )
 from authkit_core.flow import Flow, run_async, run_sync
 from authkit_core.models import AuthenticationResponse, NoUserInfo, UserInfo
+from authkit_core.redirects import location_header, normalize_origin, request_origin, safe_redirect_target
 from authkit_core.signin import (
     SignInCallbackError,
     add_session_cache_headers,
     callback_cookies_to_expire,
+    is_navigation,
     redirect_status,
     safe_return_path,
     start_sign_in,
+    state_cookies_to_expire,
     validate_callback,
 )
 from authkit_core.tokens import get_token_claims as _decode_claims
@@ -126,6 +130,8 @@ class RequestInfo:
     headers: Mapping[str, str] = field(repr=False)
     cookies: Mapping[str, str] = field(repr=False)
     client_ip: str | None = None
+    #: ``http`` or ``https``, as the server saw it (a proxy's ``X-Forwarded-Proto`` is not read).
+    scheme: str = "http"
 
     @property
     def target(self) -> str:
@@ -144,6 +150,11 @@ class RequestInfo:
     def user_agent(self) -> str | None:
         """The ``User-Agent`` header."""
         return self.headers.get("user-agent")
+
+    @property
+    def origin(self) -> str | None:
+        """``scheme://host[:port]`` this request was made to (from the scheme and ``Host``), when it has a host."""
+        return request_origin(self.scheme, self.headers.get("host"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,8 +233,10 @@ class RequestContext:
     started = False
     #: Set once the app's response was replaced; its body must be dropped.
     replacement: Response | None = None
-    #: A refusal that replaces the app's response (a cross-site sign-out).
+    #: A refusal that replaces the app's response (a cross-site sign-out, a 401 for a signed-out API request).
     refusal: Response | None = None
+    #: The sign-in URLs started on this request, by their options (one state cookie per distinct sign-in).
+    _sign_ins: dict[object, str] | None = None
 
     def __init__(
         self,
@@ -262,6 +275,21 @@ class RequestContext:
         """The session engine."""
         return self.core.authkit
 
+    def redirect_to(self, location: str, *, provider: bool = False) -> str:
+        """Record a redirect that replaces the app's response, through the one checked path: an app target must be
+        a same-origin path or on an allowed origin (:func:`~authkit_core.redirects.safe_redirect_target`, else
+        ``/``); a ``provider`` URL (one this library built, or WorkOS sent) is only made header-safe. Returns the
+        ``Location`` that will be sent."""
+        checked = location_header(location) if provider else safe_redirect_target(self.kit.config, location)
+        self.redirect = (checked, redirect_status(self.info.method))
+        return checked
+
+    def refuse(self, status: int, code: str, message: str, extra_headers: Sequence[tuple[str, str]] = ()) -> None:
+        """Record a JSON error response that replaces the app's response (``{"error": code, "message": ...}``)."""
+        body = json.dumps({"error": code, "message": message}).encode("utf-8")
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *extra_headers]
+        self.refusal = Response(status, headers, body)
+
     # --- what the request-scoped functions do, minus the engine call --------------------------------------------
 
     def with_auth(self, ensure_signed_in: bool = False) -> UserInfo | NoUserInfo:
@@ -273,17 +301,31 @@ class RequestContext:
 
     def require_sign_in(self, *, organization_id: str | None = None, return_to: str | None = None) -> NoReturn:
         """Record a redirect to sign-in that comes back to this page (or ``return_to``), then raise
-        :class:`SignInRequiredError` so the handler stops."""
+        :class:`SignInRequiredError` so the handler stops. A request that is not a page navigation (``fetch``, an
+        image, an API client: :func:`~authkit_core.signin.is_navigation`) gets a 401 instead, and no sign-in state
+        cookie."""
         target = return_to or self.info.target
-        self.redirect_to_sign_in(target, organization_id=organization_id)
-        self.core.log("sign-in required on %s %s", self.info.method, self.info.path)
+        if self.sign_in_redirect_fits():
+            self.redirect_to_sign_in(target, organization_id=organization_id)
+            self.core.log("sign-in required on %s %s", self.info.method, self.info.path)
+        else:
+            self.refuse_signed_out()
         raise SignInRequiredError(return_pathname=safe_return_path(target))
+
+    def sign_in_redirect_fits(self) -> bool:
+        """Whether this request is a page navigation, which a sign-in redirect suits (else it gets 401)."""
+        return not self.websocket and is_navigation(self.info.headers)
+
+    def refuse_signed_out(self) -> None:
+        """Record the 401 a signed-out request that is not a page navigation gets."""
+        self.refuse(401, "sign_in_required", "Sign-in required.")
+        self.core.log("sign-in required on %s %s: 401 (not a page navigation)", self.info.method, self.info.path)
 
     def redirect_to_sign_in(self, return_pathname: str, *, organization_id: str | None = None) -> None:
         """Record a redirect to a new sign-in (sign-up on :attr:`sign_up_paths`) that returns to
         ``return_pathname``."""
         url = self.sign_in_url(return_pathname=return_pathname, organization_id=organization_id)
-        self.redirect = (url, redirect_status(self.info.method))
+        self.redirect_to(url, provider=True)
 
     def sign_in_url(
         self,
@@ -298,8 +340,20 @@ class RequestContext:
         if options.get("screen_hint") is None and self.core.is_sign_up_path(self.info.path):
             options["screen_hint"] = "sign-up"
         options.setdefault("redirect_uri", self.core.redirect_uri)
-        request = start_sign_in(self.kit.config, return_pathname=return_pathname, custom_state=custom_state, **options)
+        # A page asking twice for the same sign-in (a header and a footer link) gets one URL and one state cookie.
+        key = (return_pathname, custom_state, tuple(sorted((k, str(v)) for k, v in options.items())))
+        started = self._sign_ins.get(key) if self._sign_ins is not None else None
+        if started is not None:
+            return started
+        origin = self.info.origin
+        self.core.check_origin(origin)
+        request = start_sign_in(
+            self.kit.config, return_pathname=return_pathname, custom_state=custom_state, origin=origin, **options
+        )
         self.extra_cookies.append(request.cookie)
+        if self._sign_ins is None:
+            self._sign_ins = {}
+        self._sign_ins[key] = request.url
         return request.url
 
     def sign_in_url_for(self, screen_hint: Literal["sign-in", "sign-up"], options: SignInUrlOptions) -> str:
@@ -341,14 +395,14 @@ class RequestContext:
             cause = error.cause
             target = return_to or self.info.target
             if isinstance(cause, AuthenticationError) and cause.authkit_redirect_url:
-                self.redirect = (cause.authkit_redirect_url, redirect_status(self.info.method))
+                self.redirect_to(cause.authkit_redirect_url, provider=True)
             elif error.code in ("sso_required", "mfa_enrollment"):
                 self.redirect_to_sign_in(target, organization_id=organization_id)
             self.core.log("organization switch failed: %s", error.code)
             raise error
         info = self.after_refresh(True)
         if return_to is not None:
-            self.redirect = (safe_return_path(return_to), redirect_status(self.info.method))
+            self.redirect_to(return_to)
         return info
 
     def check_sign_out(self) -> None:
@@ -365,8 +419,7 @@ class RequestContext:
     def after_sign_out(self, logout_url: str | None, return_to: str | None) -> str:
         """After the session ended: redirect to WorkOS's logout URL (or ``return_to``/``/`` without a session)."""
         self.used = True
-        location = logout_url or return_to or "/"
-        self.redirect = (location, redirect_status(self.info.method))
+        location = self.redirect_to(logout_url, provider=True) if logout_url else self.redirect_to(return_to or "/")
         self.core.log("signed out")
         return location
 
@@ -407,11 +460,14 @@ class RequestContext:
         """The session's cookies and the extra ones, a later write of a name replacing an earlier one."""
         if self.websocket or not (self.auth.cookies or self.extra_cookies):
             return []
-        by_name: dict[str, SetCookie] = {}
-        for cookie in [*self.auth.cookies, *self.extra_cookies]:
-            by_name.pop(cookie.name, None)
-            by_name[cookie.name] = cookie
-        return list(by_name.values())
+        written = [*self.auth.cookies, *self.extra_cookies]
+        if self.extra_cookies:  # sign-in state cookies: at most a handful per browser
+            written = [*state_cookies_to_expire(self.kit.config, self.cookies, written), *written]
+        by_scope: dict[tuple[str, str | None, str], SetCookie] = {}
+        for cookie in written:
+            by_scope.pop(cookie.scope, None)
+            by_scope[cookie.scope] = cookie
+        return list(by_scope.values())
 
     def decorate(
         self, headers: Sequence[tuple[str, str]], *, force_cache_headers: bool = False
@@ -433,9 +489,8 @@ class RequestContext:
         if self.redirect is None:
             return None
         location, status = self.redirect
-        return Response(
-            status, self.decorate([("Location", location), ("Content-Length", "0")], force_cache_headers=True)
-        )
+        headers = [("Location", location_header(location)), ("Content-Length", "0")]
+        return Response(status, self.decorate(headers, force_cache_headers=True))
 
     def start_plain(self) -> bool | None:
         """The common case of :meth:`start_response`, for an app response that sets none of ``Vary``,
@@ -505,6 +560,8 @@ _PAGE = (
 
 def _describe(error: Exception) -> tuple[int, str, str]:
     """``(status, explanation, code)`` of a sign-in failure, with no secret in it."""
+    if isinstance(error, SignInCallbackError) and error.code == "redirect_uri_mismatch":
+        return 400, error.message[:1].upper() + error.message[1:] + ".", error.code
     if isinstance(error, SignInCallbackError):
         return 400, "This sign-in link is invalid or has expired. Please sign in again.", error.code
     if isinstance(error, AuthKitError) and error.is_transient:
@@ -554,6 +611,9 @@ class MiddlewareCore:
         self.csrf_protect_sign_out = csrf_protect_sign_out
         #: The path the sign-in callback is served at.
         self.callback_path = urlsplit(redirect_uri or self.authkit.config.redirect_uri).path or "/"
+        self._redirect_origin = normalize_origin(redirect_uri or self.authkit.config.redirect_uri)
+        # the origins already warned about (bounded: one line per origin, not per request)
+        self._warned_origins: set[str] = set()
         self._lock = threading.Lock()
         self._client: WorkOSClient | None = None
         self._async_client: AsyncWorkOSClient | None = None
@@ -568,17 +628,34 @@ class MiddlewareCore:
 
         ``Sec-Fetch-Site`` decides when present (``same-origin`` and ``none``, a typed URL or bookmark, pass);
         else ``Origin`` must name this host (``Host``) or the redirect URI's origin; with neither header only
-        methods other than GET and HEAD pass (browsers send ``Origin`` on every cross-site POST)."""
+        methods other than GET and HEAD pass (browsers send ``Origin`` on every cross-site POST). Origins are
+        compared whole: scheme, host and port."""
         site = info.headers.get("sec-fetch-site")
         if site is not None:
             return site.strip().lower() not in ("same-origin", "none")
         origin = info.headers.get("origin")
         if origin is not None:
-            parts = urlsplit(origin.strip())
-            own = urlsplit(self.redirect_uri or self.authkit.config.redirect_uri)
-            same_host = bool(parts.netloc) and parts.netloc == info.headers.get("host")
-            return not (same_host or (parts.scheme, parts.netloc) == (own.scheme, own.netloc))
+            sent = normalize_origin(origin.strip())  # "null" (a sandboxed frame, a redirect chain) is no origin
+            return sent is None or sent not in (info.origin, self._redirect_origin)
         return info.method.upper() in ("GET", "HEAD")
+
+    def check_origin(self, origin: str | None) -> None:
+        """Warn (once per origin) when a sign-in starts on an origin other than the redirect URI's: the state
+        cookie is set here, and the callback, on the redirect URI's origin, will not receive it."""
+        own = self._redirect_origin
+        if origin is None or own is None or origin == own or origin in self._warned_origins:
+            return
+        if len(self._warned_origins) < 64:
+            self._warned_origins.add(origin)
+        logger.warning(
+            "authkit: a sign-in started on %s but the redirect URI is on %s: the browser will not send the sign-in "
+            "cookie to the callback and the sign-in will fail. Browse the app at %s, or set WORKOS_REDIRECT_URI to "
+            "a URL on %s (behind a proxy that rewrites Host, check it passes the public host)",
+            origin,
+            own,
+            own,
+            origin,
+        )
 
     def is_sign_up_path(self, path: str) -> bool:
         """Whether sign-ins started on ``path`` open the sign-up screen."""
@@ -594,6 +671,9 @@ class MiddlewareCore:
         if any(fnmatchcase(path, pattern) for pattern in self.unauthenticated_paths):
             self.log("public path %s", path)
             return None
+        if not ctx.sign_in_redirect_fits():
+            ctx.refuse_signed_out()
+            return ctx.pending_response()
         self.log("no session on %s %s: redirecting to sign in", ctx.info.method, path)
         ctx.redirect_to_sign_in(ctx.info.target)
         return ctx.pending_response()
@@ -629,6 +709,12 @@ class MiddlewareCore:
         that builds it when needed): its context, and the response the middleware sends itself (the callback's, or
         a sign-in redirect when ``middleware_auth`` requires a session) or ``None`` to call the app."""
         ctx = RequestContext(self, info, websocket=websocket, cookies=cookies)
+        ambiguous = self.authkit.ambiguous_cookie_names(cookies)
+        if ambiguous and not websocket:  # expire every copy, whatever scope it was planted or left in
+            config = self.authkit.config
+            own = {(name, config.cookie_domain, "/") for name in ambiguous}
+            expiries = expiries_for_every_scope(config, ambiguous, ctx.info.headers.get("host"), path)
+            ctx.extra_cookies.extend(c for c in expiries if c.scope not in own)
         if not websocket and path == self.callback_path:
             return ctx, (yield from self._callback_flow(ctx))
         ctx.auth = yield _engine(self.authkit, "authenticate", cookies, refresh=not websocket)
@@ -648,7 +734,10 @@ class MiddlewareCore:
             )
         except Exception as exc:
             code = exc.code if isinstance(exc, AuthKitError) else type(exc).__name__
-            logger.warning("authkit: sign-in callback failed: %s", code)
+            if isinstance(exc, SignInCallbackError) and exc.code == "redirect_uri_mismatch":
+                logger.warning("authkit: sign-in callback failed: %s", exc)  # origins only: nothing secret
+            else:
+                logger.warning("authkit: sign-in callback failed: %s", code)
             hook_result = None
             if self.on_error is not None:
                 try:
@@ -657,13 +746,13 @@ class MiddlewareCore:
                     logger.exception("authkit: the on_error hook failed")
             return self._callback_failure(ctx, exc, hook_result)
         ctx.auth = result
-        ctx.redirect = (params.return_pathname, redirect_status(ctx.info.method))
-        self.log("sign-in completed: redirecting to %s", urlsplit(params.return_pathname).path)
+        location = ctx.redirect_to(params.return_pathname)
+        self.log("sign-in completed: redirecting to %s", urlsplit(location).path)
         return ctx.pending_response() or Response(500, [])
 
     def _callback_failure(self, ctx: RequestContext, error: Exception, hook_result: object) -> Response:
         if isinstance(hook_result, str):
-            ctx.redirect = (hook_result, redirect_status(ctx.info.method))
+            ctx.redirect_to(hook_result)
             return ctx.pending_response() or Response(500, [])
         if isinstance(hook_result, Response):
             headers = ctx.decorate(hook_result.headers, force_cache_headers=True)

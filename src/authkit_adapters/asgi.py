@@ -58,7 +58,11 @@ def _request_info(scope: Mapping[str, Any], cookies: Mapping[str, str]) -> Reque
         headers=_LazyHeaders(scope.get("headers", ())),
         cookies=cookies,
         client_ip=client[0] if client else None,
+        scheme=_SCHEMES.get(scope.get("scheme", "http"), "http"),
     )
+
+
+_SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
 
 
 class _LazyHeaders(Mapping[str, str]):

@@ -66,6 +66,7 @@ def _request_info(environ: Mapping[str, Any], cookies: Mapping[str, str], path: 
         headers=headers,
         cookies=cookies,
         client_ip=environ.get("REMOTE_ADDR") or None,
+        scheme="https" if environ.get("wsgi.url_scheme") == "https" else "http",
     )
 
 

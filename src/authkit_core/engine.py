@@ -33,12 +33,13 @@ from typing import Any
 import httpx
 
 from .config import AuthKitConfig
-from .cookies import SetCookie
+from .cookies import SetCookie, expired_cookie
 from .coordination import AsyncSingleFlight, SingleFlight
 from .errors import AuthKitError, SessionError, SessionUnavailableError, TokenError, TokenRefreshError
 from .flow import Flow, Sleep, run_async, run_sync
 from .jwks import AsyncJWKSCache, JWKSCache
 from .models import AuthenticationResponse, NoUserInfo, Session, UserInfo
+from .redirects import absolute_return_url
 from .storage.base import LoadedSession, LoadResult, SessionStore
 from .storage.cookie import CookieSessionStore
 from .tokens import get_token_claims, needs_refresh, refresh_buffer, user_info_from_session
@@ -84,10 +85,11 @@ class AuthResult:
         return None if self.loaded is None else self.loaded.session
 
     def add_cookies(self, cookies: Iterable[SetCookie]) -> None:
-        """Add cookies to write; a later write of a name replaces an earlier one."""
+        """Add cookies to write; a later write of a cookie (a name in one scope: domain and path) replaces an
+        earlier one."""
         new = list(cookies)
-        names = {c.name for c in new}
-        self.cookies = [c for c in self.cookies if c.name not in names] + new
+        scopes = {c.scope for c in new}
+        self.cookies = [c for c in self.cookies if c.scope not in scopes] + new
 
 
 # --- effects: the engine's I/O, each a one-line call into the shell's resources -------------------------------
@@ -246,7 +248,7 @@ class AuthKit:
         repeated request then costs one dictionary lookup.
         """
         key = self._warm_key(cookies) if self._warm_key is not None else None
-        if key is None:
+        if key is None or getattr(cookies, "duplicates", None):
             return None
         hit = self._warm.get(key)
         if hit is None or hit[0] <= self.clock():
@@ -359,7 +361,9 @@ class AuthKit:
 
     def sign_out(self, result: AuthResult, cookies: Mapping[str, str], *, return_to: str | None = None) -> str | None:
         """End the session (store entry deleted, cookies expired on ``result``); returns WorkOS's logout URL when
-        there was a session, which the browser should be sent to."""
+        there was a session, which the browser should be sent to. ``return_to`` (where WorkOS sends the browser
+        next) is checked like every redirect target (:func:`~authkit_core.redirects.absolute_return_url`): a path
+        is put on the redirect URI's origin, an absolute URL must be on an allowed origin, else it is left out."""
         return run_sync(self._sign_out_flow(result, cookies, return_to), self._sio())
 
     async def sign_out_async(
@@ -370,7 +374,25 @@ class AuthKit:
 
     # --- flows (no I/O: every I/O is a yielded effect) -----------------------------------------------------------
 
+    def ambiguous_cookie_names(self, cookies: Mapping[str, str]) -> list[str]:
+        """The session cookie names (the cookie, its chunks) that ``cookies`` carried twice with different values
+        (a :class:`~authkit_core.cookies.CookieJar`'s ``duplicates``). Such a request is signed out: one copy may
+        be another account's, planted by a sibling subdomain, and nothing tells which is the browser's own."""
+        duplicates = getattr(cookies, "duplicates", None)
+        if not duplicates:
+            return []
+        name = self.config.cookie_name
+        return sorted(d for d in duplicates if d == name or d.startswith(name + "."))
+
     def _authenticate_flow(self, cookies: Mapping[str, str], refresh: bool = True) -> Flow[AuthResult]:
+        ambiguous = self.ambiguous_cookie_names(cookies)
+        if ambiguous:
+            logger.warning(
+                "authkit: the session cookie came twice with different values (a planted or stale copy): "
+                "the request is signed out and every copy expired"
+            )
+            expiries = [expired_cookie(self.config, name) for name in ambiguous]
+            return AuthResult(_SIGNED_OUT, cookies=expiries, reason="ambiguous_session_cookie")
         try:
             load: LoadResult = yield _Store("load", (cookies,))
         except SessionError as exc:  # storage outage: keep the cookie, serve signed out this time
@@ -568,7 +590,9 @@ class AuthKit:
         self, result: AuthResult, response: AuthenticationResponse, cookies: Mapping[str, str]
     ) -> Flow[None]:
         # Drop whatever session the browser had (its cookies, and its record in a server-side store) ...
-        old: LoadResult = yield _Store("load", (cookies,))
+        old = LoadResult(None)
+        if not self.ambiguous_cookie_names(cookies):  # an ambiguous cookie names no session to drop
+            old = yield _Store("load", (cookies,))
         result.add_cookies((yield _Store("delete", (old.loaded, cookies))))
         # ... and store the new one under a new handle: no session fixation.
         loaded, new_cookies = yield _Store("create", (response.to_session(),))
@@ -582,7 +606,8 @@ class AuthKit:
         result.add_cookies((yield _Store("delete", (result.loaded, cookies))))
         result.loaded, result.user_info = None, _SIGNED_OUT
         sid = _sid(session) if session is not None else None
-        return logout_url(self.config, sid, return_to) if sid else None
+        # the return URL is checked like every redirect target (WorkOS's allow-list is a second line, not the only one)
+        return logout_url(self.config, sid, absolute_return_url(self.config, return_to)) if sid else None
 
 
 def _sid(session: Session) -> str | None:

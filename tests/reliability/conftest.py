@@ -40,6 +40,7 @@ import httpx
 import pytest
 import sqlalchemy
 import uvicorn
+from tests.conftest import PAGE
 
 from authkit_adapters import _core
 from authkit_adapters import asgi as authkit_asgi
@@ -278,6 +279,7 @@ class Site:
 
     def client(self, **kwargs: Any) -> httpx.Client:
         """A browser-like client (cookie jar, no redirects followed)."""
+        kwargs.setdefault("headers", PAGE)
         return httpx.Client(base_url=self.base_url, follow_redirects=False, timeout=30, **kwargs)
 
 
