@@ -235,6 +235,10 @@ def test_cookie_names_are_checked() -> None:
     for bad in ("a b", "a;b", "ses\u00e9", "a=b", ""):
         with pytest.raises(ConfigurationError):
             make_config(cookie_name=bad)
+    for domain in ("example.com; HttpOnly", "exa mple.com", "ex\r\nample.com", "-x.com"):
+        with pytest.raises(ConfigurationError):
+            make_config(cookie_domain=domain)
+    assert make_config(cookie_domain=".example.com").cookie_domain == ".example.com"
 
 
 def _sealed_state(expiry_order: int) -> str:

@@ -29,6 +29,9 @@ MIN_PASSWORD_LENGTH = 32
 #: ``__Host-`` cookie has no ``Domain`` and ``Path=/``, so no sibling subdomain or plain-http page can plant one.
 COOKIE_NAME_PREFIXES = ("__Host-", "__Secure-")
 # An RFC 6265 cookie name (a token): what every browser and server accepts.
+_COOKIE_DOMAIN = re.compile(
+    r"\.?[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
 _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
@@ -246,6 +249,11 @@ def _check_cookie_name(name: str, domain: str | None) -> None:
         raise ConfigurationError(
             f"cookie name {name!r} is not a valid cookie name (letters, digits and !#$%&'*+-.^_`|~ only)",
             variable="WORKOS_COOKIE_NAME",
+        )
+    if domain is not None and not _COOKIE_DOMAIN.fullmatch(domain):
+        raise ConfigurationError(
+            f"cookie domain {domain!r} is not a domain name (e.g. example.com or .example.com)",
+            variable="WORKOS_COOKIE_DOMAIN",
         )
     if name.startswith("__Host-") and domain:
         raise ConfigurationError(
