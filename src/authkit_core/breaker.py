@@ -127,6 +127,14 @@ class CircuitBreaker:
                 return was_closed
             return False
 
+    def _provider_wait(self, now: float) -> float:
+        """Caller holds the lock. Seconds before the circuit lets a call go (0: now), without taking a probe."""
+        opened = self._opened_at
+        if opened is None:
+            return 0.0
+        probe = self._probe_at
+        return max(0.0, max(opened, probe if probe is not None else opened) + self.open_seconds - now)
+
     def _provider_refusal(self, now: float) -> Refusal | None:
         """Caller holds the lock. ``None`` lets the call go (closed, or the half-open probe, which is taken)."""
         opened = self._opened_at
@@ -152,7 +160,7 @@ class CircuitBreaker:
         with self._lock:
             entry = self._sessions.get(key) if key is not None else None
             if entry is not None and now < entry[1]:
-                return Refusal("session", _whole_seconds(entry[1] - now))
+                return Refusal("session", _whole_seconds(max(entry[1] - now, self._provider_wait(now))))
             return self._provider_refusal(now)
 
     def retry_after(self, key: Hashable | None = None) -> int | None:
@@ -161,12 +169,8 @@ class CircuitBreaker:
         now = self.clock()
         with self._lock:
             entry = self._sessions.get(key) if key is not None else None
-            waits = [entry[1] - now] if entry is not None and now < entry[1] else []
-            opened = self._opened_at
-            if opened is not None:
-                waits.append(max(opened + self.open_seconds, (self._probe_at or opened) + self.open_seconds) - now)
-            positive = [w for w in waits if w > 0]
-            return _whole_seconds(max(positive)) if positive else None
+            wait = max(entry[1] - now if entry is not None else 0.0, self._provider_wait(now))
+            return _whole_seconds(wait) if wait > 0 else None
 
     def session_failed(self, key: Hashable, *, retry_after: float | None = None) -> int:
         """A transient refresh failure of session ``key``: back it off; returns the back-off in whole seconds.
