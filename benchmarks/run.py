@@ -1,8 +1,8 @@
 """The benchmark suite's entry point: ``python -m benchmarks.run`` (see benchmarks/README.md).
 
 Runs the parts in order (hot path, refresh latency, refresh storm, throughput, scale, outage) against one local
-emulator on 127.0.0.1, then writes ``benchmarks.json``, ``results.md`` and ``chart.png`` to ``--out`` and refreshes the results
-block of ``docs/performance.md``. ``--smoke`` runs every part with tiny counts in seconds (no file under
+emulator on 127.0.0.1, then writes ``benchmarks.json``, ``results.md`` and ``chart.png`` to ``--out`` and refreshes
+the results block of ``docs/performance.md``. ``--smoke`` runs every part with tiny counts in seconds (no file under
 docs/ is touched, no timing is judged): the test suite uses it so the benchmarks cannot rot.
 """
 
