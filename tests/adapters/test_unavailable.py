@@ -81,6 +81,20 @@ def test_an_api_request_gets_a_json_503_with_a_default_retry_after(context: Requ
     assert "temporarily unavailable" in answer["error"]
 
 
+@pytest.mark.parametrize("context", [(PAGE, kept_but_unusable())], indirect=True)
+def test_refresh_session_with_ensure_signed_in_gets_the_503(context: RequestContext) -> None:
+    with pytest.raises(SignInUnavailableError):
+        context.after_refresh(True)
+    assert _body(context)[0] == 503
+
+
+@pytest.mark.parametrize("context", [(PAGE, kept_but_unusable())], indirect=True)
+def test_refresh_session_without_ensure_signed_in_raises_the_refresh_error(context: RequestContext) -> None:
+    with pytest.raises(TokenRefreshError) as caught:
+        context.after_refresh(False)
+    assert caught.value.code == "provider_unavailable" and context.pending_response() is None
+
+
 @pytest.mark.parametrize("context", [(PAGE, kept_but_unusable()), (API, kept_but_unusable())], indirect=True)
 def test_framework_helpers_deny_with_503(context: RequestContext) -> None:
     denial = authorize(None)
