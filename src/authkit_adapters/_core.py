@@ -290,7 +290,7 @@ class RequestContext:
             return None
         self.used = True
         self.refusal = unavailable_response(self.info, error, self.auth.retry_after)
-        logger.warning(
+        logger.info(
             "authkit: sign-in unavailable on %s %s: %s could not be reached (%s); session kept, answering 503",
             self.info.method,
             self.info.path,
