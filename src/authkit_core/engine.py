@@ -312,7 +312,13 @@ class AuthKit:
             http = self._http or httpx.Client(timeout=self.config.http_timeout_seconds)
             self._sync_io = _SyncIO(
                 http,
-                JWKSCache(self.config, http=http, clock=self.clock, verified_cache_size=self._verified_cache_size),
+                JWKSCache(
+                    self.config,
+                    http=http,
+                    clock=self.clock,
+                    verified_cache_size=self._verified_cache_size,
+                    breaker=self.breaker,
+                ),
                 self.store,
                 SingleFlight(),
                 self.breaker,
@@ -323,7 +329,11 @@ class AuthKit:
         if self._async_io is None:
             http = self._async_http or httpx.AsyncClient(timeout=self.config.http_timeout_seconds)
             jwks = AsyncJWKSCache(
-                self.config, http=http, clock=self.clock, verified_cache_size=self._verified_cache_size
+                self.config,
+                http=http,
+                clock=self.clock,
+                verified_cache_size=self._verified_cache_size,
+                breaker=self.breaker,
             )
             self._async_io = _AsyncIO(http, jwks, self.store, AsyncSingleFlight(), self.breaker)
         return self._async_io

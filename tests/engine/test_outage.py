@@ -245,6 +245,20 @@ async def _validate_async(kit: AuthKit) -> str:
     return "answered"
 
 
+def test_jwks_fetches_report_to_the_breaker(
+    workos_emulator: Any, outage: Outage, clock: Clock, sleeps: list[float]
+) -> None:
+    """The JWKS cache keeps its own cooldown, but its fetches count as calls to WorkOS too."""
+    breaker = CircuitBreaker(clock=clock, failure_threshold=3)
+    kit = _kit(workos_emulator, outage, breaker, max_retries=0)
+    _, jar = sign_in(kit)
+    outage.down = True  # a cold engine: no signing keys yet, and WorkOS unreachable
+    result = kit.authenticate(jar)
+    assert result.error is not None and result.error.is_transient and result.loaded is not None
+    assert outage.calls("/sso/jwks/" + kit.config.client_id) == 1 and breaker.consecutive_failures == 1
+    kit.close()
+
+
 def test_terminal_refusals_do_not_open_the_circuit(
     kit: AuthKit, workos_emulator: Any, outage: Outage, sleeps: list[float]
 ) -> None:
