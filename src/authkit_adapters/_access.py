@@ -11,6 +11,8 @@ The rule, the same in every framework:
   ``Sec-Fetch-Mode: navigate``, else an ``Accept`` that names ``text/html`` ...): a redirect to sign-in that comes
   back here (307, or 303 after a POST);
 - signed out otherwise (``fetch``, an API client): 401;
+- signed out only because the session could not be refreshed or verified now (WorkOS or the store unreachable):
+  503 with ``Retry-After``, a page for a navigation and a JSON error otherwise, the session kept;
 - signed in without every permission asked for, or with none of the roles asked for: 403.
 """
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from authkit_core.errors import SignInRequiredError
+from authkit_core.errors import SignInRequiredError, SignInUnavailableError
 from authkit_core.models import UserInfo
 from authkit_core.signin import is_navigation as navigation
 
@@ -36,6 +38,8 @@ class Denial:
     status: int
     message: str
     location: str | None = None
+    #: ``Retry-After`` seconds of a 503 (the middleware sends its own 503 with it, whatever the framework answers).
+    retry_after: int | None = None
 
 
 def is_navigation(info: RequestInfo) -> bool:
@@ -50,7 +54,12 @@ def authorize(request: object, *, permissions: Sequence[str] = (), roles: Sequen
     at least one of ``roles``; else the :class:`Denial` to answer with (see the module's rule)."""
     ctx = current_context(request)
     try:
+        ctx.used = True
+        if not isinstance(ctx.auth.user_info, UserInfo):
+            ctx.refuse_if_unavailable()
         user = ctx.with_auth(ensure_signed_in=is_navigation(ctx.info))
+    except SignInUnavailableError as exc:
+        return Denial(503, "Sign-in is temporarily unavailable; your session is kept.", retry_after=exc.retry_after)
     except SignInRequiredError:
         assert ctx.redirect is not None  # recorded by with_auth before raising
         location, status = ctx.redirect

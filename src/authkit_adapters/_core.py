@@ -19,7 +19,6 @@ import html
 import inspect
 import json
 import logging
-import threading
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from authkit_core.errors import (
     AuthKitError,
     OAuthError,
     SignInRequiredError,
+    SignInUnavailableError,
     TokenRefreshError,
     WorkOSAPIError,
 )
@@ -54,7 +54,6 @@ from authkit_core.signin import (
 )
 from authkit_core.tokens import get_token_claims as _decode_claims
 from authkit_core.workos_api import AuthorizationOptions
-from authkit_core.workos_client import AsyncWorkOSClient, WorkOSClient
 
 #: The public request-scoped functions, under the same names in both shells.
 API_NAMES = [
@@ -296,6 +295,7 @@ class RequestContext:
         """The request's user; a signed-out request with ``ensure_signed_in`` becomes a sign-in redirect."""
         self.used = True
         if ensure_signed_in and not _is_signed_in(self.auth):
+            self.refuse_if_unavailable()
             self.require_sign_in()
         return self.auth.user_info
 
@@ -320,6 +320,34 @@ class RequestContext:
         """Record the 401 a signed-out request that is not a page navigation gets."""
         self.refuse(401, "sign_in_required", "Sign-in required.")
         self.core.log("sign-in required on %s %s: 401 (not a page navigation)", self.info.method, self.info.path)
+
+    def unavailable_response(self) -> Response | None:
+        """When the request is signed out only because its session could not be refreshed or verified now (a
+        transient failure: WorkOS or the store unreachable), record and return the 503 that replaces the app's
+        response (see ``_unavailable.py``); else ``None``. The session is kept."""
+        from ._unavailable import unavailable_error, unavailable_host, unavailable_response
+
+        error = unavailable_error(self.auth)
+        if error is None:
+            return None
+        self.used = True
+        self.refusal = unavailable_response(self.info, error, self.auth.retry_after)
+        logger.info(
+            "authkit: sign-in unavailable on %s %s: %s could not be reached (%s); session kept, answering 503",
+            self.info.method,
+            self.info.path,
+            unavailable_host(self.kit, error),
+            error.code,
+        )
+        return self.pending_response()
+
+    def refuse_if_unavailable(self) -> None:
+        """Raise :class:`SignInUnavailableError` after recording the 503 of :meth:`unavailable_response`, when it
+        applies."""
+        response = self.unavailable_response()
+        if response is not None:
+            retry_after = int(dict(response.headers)["Retry-After"])
+            raise SignInUnavailableError(retry_after=retry_after, cause=self.auth.error)
 
     def redirect_to_sign_in(self, return_pathname: str, *, organization_id: str | None = None) -> None:
         """Record a redirect to a new sign-in (sign-up on :attr:`sign_up_paths`) that returns to
@@ -381,6 +409,8 @@ class RequestContext:
         """After an explicit refresh: the new user info, or the :class:`TokenRefreshError` raised."""
         if isinstance(self.auth.error, TokenRefreshError):
             self.core.log("session refresh failed: %s", self.auth.error.code)
+            if ensure_signed_in:
+                self.refuse_if_unavailable()
             raise self.auth.error
         if ensure_signed_in and not _is_signed_in(self.auth):
             self.require_sign_in()
@@ -614,9 +644,6 @@ class MiddlewareCore:
         self._redirect_origin = normalize_origin(redirect_uri or self.authkit.config.redirect_uri)
         # the origins already warned about (bounded: one line per origin, not per request)
         self._warned_origins: set[str] = set()
-        self._lock = threading.Lock()
-        self._client: WorkOSClient | None = None
-        self._async_client: AsyncWorkOSClient | None = None
 
     def log(self, message: str, *args: object) -> None:
         """Log a decision when ``debug`` is on."""
@@ -671,6 +698,9 @@ class MiddlewareCore:
         if any(fnmatchcase(path, pattern) for pattern in self.unauthenticated_paths):
             self.log("public path %s", path)
             return None
+        unavailable = ctx.unavailable_response()
+        if unavailable is not None:
+            return unavailable
         if not ctx.sign_in_redirect_fits():
             ctx.refuse_signed_out()
             return ctx.pending_response()
@@ -762,33 +792,22 @@ class MiddlewareCore:
         headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))]
         return Response(status, ctx.decorate(headers, force_cache_headers=True), body)
 
-    # --- the WorkOS client of validate_api_key, one per face, made on first use ----------------------------------
+    # --- validate_api_key: through the engine (its HTTP client and circuit breaker) ------------------------------
 
     def validate_api_key_sync(self, value: str) -> dict[str, Any] | None:
-        """Ask WorkOS about an API key with the blocking client."""
-        with self._lock:
-            if self._client is None:
-                self._client = WorkOSClient(self.authkit.config)
-        return self._client.validate_api_key(value)
+        """Ask WorkOS about an API key (:meth:`AuthKit.validate_api_key`)."""
+        return self.authkit.validate_api_key(value)
 
     async def validate_api_key_async(self, value: str) -> dict[str, Any] | None:
-        """Ask WorkOS about an API key with the async client."""
-        if self._async_client is None:
-            self._async_client = AsyncWorkOSClient(self.authkit.config)
-        return await self._async_client.validate_api_key(value)
+        """Async :meth:`validate_api_key_sync`."""
+        return await self.authkit.validate_api_key_async(value)
 
     def close(self) -> None:
-        """Close the blocking HTTP client this middleware made (for :func:`validate_api_key`)."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        """Nothing to close: the middleware makes no HTTP client of its own (the engine's are closed by
+        :meth:`AuthKit.close`). Kept so existing shutdown code still works."""
 
     async def aclose(self) -> None:
-        """Close the HTTP clients this middleware made."""
-        self.close()
-        if self._async_client is not None:
-            await self._async_client.aclose()
-            self._async_client = None
+        """Async :meth:`close`."""
 
 
 # --- effects: the only I/O of the request-scoped functions and the callback ----------------------------------------

@@ -114,7 +114,7 @@ class AuthKitMiddleware(MiddlewareCore):
     """Put AuthKit sessions in front of an ASGI app: ``AuthKitMiddleware(app, authkit=AuthKit(...), ...)``.
 
     Options are those of :class:`~authkit_adapters._core.MiddlewareCore`; ``on_error`` may be a coroutine
-    function. :meth:`aclose` closes the HTTP client :func:`validate_api_key` made.
+    function. :func:`validate_api_key` runs through the engine (its HTTP client and circuit breaker).
     """
 
     def __init__(self, app: ASGIApp, **options: Unpack[AuthKitOptions]) -> None:

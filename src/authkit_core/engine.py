@@ -10,7 +10,12 @@ Failure policy (the same as authkit-nextjs, plus coordination):
 * a terminal refresh failure (``invalid_grant``, a revoked session, an authentication step required) ends the
   session: the store entry is deleted and the cookie expired;
 * a transient one (network, timeout, 408/429/5xx, storage outage) keeps everything; if the current access token is
-  still valid the request is served with it, otherwise it is served signed out, and the next request tries again;
+  still valid the request is served with it, otherwise it is served signed out (``AuthResult.error`` says why and
+  ``retry_after`` when to come back; the middleware answers a page that requires sign-in with a 503);
+* with the circuit breaker (``breaker.py``, on by default), a session whose refresh failed transiently is not
+  refreshed again before its back-off passes, nor any session while the provider-wide circuit is open: such a
+  request is answered at once (with the still-valid token, or signed out with ``provider_unavailable``). A refresh
+  whose token is still valid is tried once, without retries;
 * with the server-side stores (memory, SQL), every attempt to spend one refresh token carries the same
   ``Idempotency-Key`` (derived from the token), so a grant WorkOS processed but whose answer or save was lost is
   replayed by the next attempt instead of being refused;
@@ -29,13 +34,23 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
+from .breaker import CircuitBreaker
 from .config import AuthKitConfig
 from .cookies import SetCookie, expired_cookie
 from .coordination import AsyncSingleFlight, SingleFlight
-from .errors import AuthKitError, SessionError, SessionUnavailableError, TokenError, TokenRefreshError
+from .errors import (
+    AuthKitError,
+    ProviderBackoffError,
+    SessionError,
+    SessionUnavailableError,
+    TokenError,
+    TokenRefreshError,
+    WorkOSAPIError,
+)
 from .flow import Flow, Sleep, run_async, run_sync
 from .jwks import AsyncJWKSCache, JWKSCache
 from .models import AuthenticationResponse, NoUserInfo, Session, UserInfo
@@ -48,6 +63,7 @@ from .workos_api import (
     authenticate_with_refresh_token_flow,
     logout_url,
     refresh_idempotency_key,
+    validate_api_key_flow,
 )
 
 __all__ = ["AuthKit", "AuthResult", "RefreshErrorCallback", "RefreshSuccessCallback"]
@@ -78,6 +94,9 @@ class AuthResult:
     refreshed: bool = False
     #: Why the request is signed out although it carried a cookie (``invalid_seal``, ``token_expired`` ...).
     reason: str | None = None
+    #: After a transient refresh failure (or one held back by the circuit breaker): in how many seconds the session
+    #: may be refreshed again, when the breaker knows.
+    retry_after: int | None = None
 
     @property
     def session(self) -> Session | None:
@@ -164,6 +183,8 @@ class _SyncIO:
     jwks: JWKSCache
     store: SessionStore
     flights: SingleFlight
+    #: Told the outcome of every HTTP call (see ``http.HttpCall``); ``None``: no breaker.
+    breaker: CircuitBreaker | None = None
 
 
 @dataclass(slots=True)
@@ -172,6 +193,7 @@ class _AsyncIO:
     jwks: AsyncJWKSCache
     store: SessionStore
     flights: AsyncSingleFlight
+    breaker: CircuitBreaker | None = None
 
 
 # --- the engine ---------------------------------------------------------------------------------------------------
@@ -185,6 +207,11 @@ class AuthKit:
     another process's refresh before giving up (transiently). ``cache_results=False`` turns off what the engine
     remembers between requests (verified tokens, built ``UserInfo``, recently authenticated cookies), so every
     request verifies from scratch; the stores' own caches are their options.
+
+    ``breaker`` is the :class:`~authkit_core.breaker.CircuitBreaker` every call to WorkOS reports to and every
+    refresh asks first (``True``, the default: one with its default settings; ``False`` or ``None``: none, every
+    due refresh is attempted with the configured retries, as before the breaker existed). See
+    ``docs/configuration.md``.
     """
 
     def __init__(
@@ -200,6 +227,7 @@ class AuthKit:
         lease_wait_seconds: float = 10.0,
         cache_results: bool = True,
         clock: Callable[[], float] = time.time,
+        breaker: CircuitBreaker | bool | None = True,
     ) -> None:
         self.config = config if config is not None else AuthKitConfig.from_env()
         self.store: SessionStore = store if store is not None else CookieSessionStore()
@@ -209,6 +237,12 @@ class AuthKit:
         self.lease_seconds = lease_seconds
         self.lease_wait_seconds = lease_wait_seconds
         self.clock = clock
+        #: The circuit breaker (``None``: off).
+        self.breaker: CircuitBreaker | None = (
+            breaker if isinstance(breaker, CircuitBreaker) else CircuitBreaker() if breaker is True else None
+        )
+        #: ``host[:port]`` of the WorkOS API, for log lines.
+        self._api_host = urlsplit(self.config.api_base_url).netloc
         self._http = http
         self._async_http = async_http
         self._infos: OrderedDict[str, tuple[Session, UserInfo]] = OrderedDict()
@@ -280,9 +314,16 @@ class AuthKit:
             http = self._http or httpx.Client(timeout=self.config.http_timeout_seconds)
             self._sync_io = _SyncIO(
                 http,
-                JWKSCache(self.config, http=http, clock=self.clock, verified_cache_size=self._verified_cache_size),
+                JWKSCache(
+                    self.config,
+                    http=http,
+                    clock=self.clock,
+                    verified_cache_size=self._verified_cache_size,
+                    breaker=self.breaker,
+                ),
                 self.store,
                 SingleFlight(),
+                self.breaker,
             )
         return self._sync_io
 
@@ -290,9 +331,13 @@ class AuthKit:
         if self._async_io is None:
             http = self._async_http or httpx.AsyncClient(timeout=self.config.http_timeout_seconds)
             jwks = AsyncJWKSCache(
-                self.config, http=http, clock=self.clock, verified_cache_size=self._verified_cache_size
+                self.config,
+                http=http,
+                clock=self.clock,
+                verified_cache_size=self._verified_cache_size,
+                breaker=self.breaker,
             )
-            self._async_io = _AsyncIO(http, jwks, self.store, AsyncSingleFlight())
+            self._async_io = _AsyncIO(http, jwks, self.store, AsyncSingleFlight(), self.breaker)
         return self._async_io
 
     def close(self) -> None:
@@ -348,6 +393,18 @@ class AuthKit:
     ) -> AuthResult:
         """Async :meth:`exchange_code`."""
         return await run_async(self._exchange_code_flow(code, code_verifier, cookies, client_info), self._aio())
+
+    def validate_api_key(self, value: str) -> dict[str, Any] | None:
+        """Ask WorkOS whether ``value`` is a live API key: its ``api_key`` object, or ``None`` when it is not.
+
+        Runs through the engine's HTTP client and circuit breaker: while the circuit is open it raises
+        :class:`~authkit_core.errors.ProviderBackoffError` at once, and after a recent failure it is not retried.
+        Other failures raise as :class:`~authkit_core.errors.WorkOSAPIError` subclasses."""
+        return run_sync(self._validate_api_key_flow(value), self._sio())
+
+    async def validate_api_key_async(self, value: str) -> dict[str, Any] | None:
+        """Async :meth:`validate_api_key`."""
+        return await run_async(self._validate_api_key_flow(value), self._aio())
 
     def save_session(self, result: AuthResult, response: AuthenticationResponse, cookies: Mapping[str, str]) -> None:
         """Store a session obtained elsewhere (e.g. an email/password sign-in your app did itself)."""
@@ -457,15 +514,42 @@ class AuthKit:
         loaded = result.loaded
         assert loaded is not None
         token_hash = hashlib.sha256(loaded.session.refresh_token.encode()).hexdigest()[:32]
-        key = f"{loaded.key}:{token_hash}:{organization_id or ''}:{'x' if explicit else ''}"
+        backoff_key = f"{loaded.key}:{token_hash}"
+        key = f"{backoff_key}:{organization_id or ''}:{'x' if explicit else ''}"
+        breaker = self.breaker
+        retries = self.config.max_retries
+        if breaker is not None:
+            refusal = breaker.check(backoff_key)
+            if refusal is not None:  # held back: answered at once, the session kept
+                logger.debug("authkit: session refresh deferred (%s, %d s)", refusal.scope, refusal.retry_after)
+                held = ProviderBackoffError(
+                    f"refresh held back by the circuit breaker ({refusal.scope}); WorkOS at {self._api_host}",
+                    retry_after=refusal.retry_after,
+                )
+                result.error = TokenRefreshError.wrap(
+                    held, user_id=loaded.session.user.id, session_id=_sid(loaded.session)
+                )
+                result.retry_after = refusal.retry_after
+                return result
+            # a refresh the request can do without (its token is still valid) gets one attempt, no retries
+            retries = breaker.max_retries(retries, needed=explicit or not isinstance(result.user_info, UserInfo))
         try:
             new_loaded, new_cookies = yield _SingleFlight(
-                key, lambda: self._refresh_once_flow(loaded, organization_id, explicit)
+                key, lambda: self._refresh_leader_flow(loaded, organization_id, explicit, backoff_key, retries)
             )
             info = user_info_from_session(new_loaded.session, get_token_claims(new_loaded.session.access_token))
         except AuthKitError as exc:
             error = TokenRefreshError.wrap(exc, user_id=loaded.session.user.id, session_id=_sid(loaded.session))
-            logger.warning("authkit: session refresh failed: %s (transient: %s)", error.code, error.is_transient)
+            if isinstance(exc, WorkOSAPIError) and exc.is_transient:
+                result.retry_after = breaker.retry_after(backoff_key) if breaker is not None else None
+                logger.warning(
+                    "authkit: session refresh failed: %s (transient: True): WorkOS at %s unreachable or failing%s",
+                    error.code,
+                    self._api_host,
+                    f"; next attempt for this session in {result.retry_after} s" if result.retry_after else "",
+                )
+            else:
+                logger.warning("authkit: session refresh failed: %s (transient: %s)", error.code, error.is_transient)
             if self.on_session_refresh_error is not None:
                 yield _Callback(self.on_session_refresh_error, (error, error.is_transient))
             result.error = error
@@ -485,8 +569,27 @@ class AuthKit:
             yield _Callback(self.on_session_refresh_success, (info,))
         return result
 
+    def _refresh_leader_flow(
+        self, loaded: LoadedSession, organization_id: str | None, explicit: bool, backoff_key: str, retries: int
+    ) -> Flow[tuple[LoadedSession, list[SetCookie]]]:
+        """:meth:`_refresh_once_flow`, and its outcome told to the breaker once (not by every request that joined
+        the single-flight): a transient provider failure backs the session off, any answer clears its back-off."""
+        breaker = self.breaker
+        try:
+            outcome = yield from self._refresh_once_flow(loaded, organization_id, explicit, retries)
+        except WorkOSAPIError as exc:
+            if breaker is not None:
+                if exc.is_transient:
+                    breaker.session_failed(backoff_key, retry_after=getattr(exc, "retry_after", None))
+                else:
+                    breaker.session_done(backoff_key)
+            raise
+        if breaker is not None:
+            breaker.session_done(backoff_key)
+        return outcome
+
     def _refresh_once_flow(
-        self, loaded: LoadedSession, organization_id: str | None, explicit: bool
+        self, loaded: LoadedSession, organization_id: str | None, explicit: bool, retries: int | None = None
     ) -> Flow[tuple[LoadedSession, list[SetCookie]]]:
         """The leader's refresh: lease, re-check, grant, save (releasing the lease).
 
@@ -541,7 +644,7 @@ class AuthKit:
             key = refresh_idempotency_key(self.config.client_id, token, org) if self._server_side else None
             try:
                 response = yield from authenticate_with_refresh_token_flow(
-                    self.config, token, organization_id=org, idempotency_key=key
+                    self.config, token, organization_id=org, idempotency_key=key, max_retries=retries
                 )
             except AuthKitError as exc:
                 if exc.is_transient:
@@ -571,6 +674,19 @@ class AuthKit:
         except SessionError:
             return None
         return current
+
+    def _validate_api_key_flow(self, value: str) -> Flow[dict[str, Any] | None]:
+        breaker = self.breaker
+        retries = None
+        if breaker is not None:
+            refusal = breaker.check()
+            if refusal is not None:
+                raise ProviderBackoffError(
+                    f"API key validation held back: WorkOS at {self._api_host} is failing",
+                    retry_after=refusal.retry_after,
+                )
+            retries = breaker.max_retries(self.config.max_retries, needed=True)
+        return (yield from validate_api_key_flow(self.config, value, max_retries=retries))
 
     def _exchange_code_flow(
         self, code: str, code_verifier: str | None, cookies: Mapping[str, str], client_info: Mapping[str, str | None]
