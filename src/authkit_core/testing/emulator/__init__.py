@@ -4,7 +4,10 @@ It signs users in (the AuthKit authorize redirect, with a clickable HTML page or
 and rotating refresh tokens on ``/user_management/authenticate``, serves the JWKS, ends sessions, validates API
 keys and lists and edits organization memberships. Tests steer it from Python: edit roles and memberships (the
 next refresh sees the change), make grants answer authentication errors, inject faults (status, delay, dropped
-connection, malformed body), read the request log and rotate signing keys. See ``docs/dev/emulator-api.md``.
+connection, malformed body), read the request log and rotate signing keys. Like WorkOS, it redirects browsers only
+to registered URIs (the seed's ``redirect_uris`` and ``logout_uris``, :meth:`Emulator.register_redirect_uri`,
+:meth:`Emulator.register_logout_uri`; :meth:`Emulator.config` registers the URI it hands out). See
+``docs/emulator.md`` and ``docs/dev/emulator-api.md``.
 
 Choices where WorkOS's exact answer is not documented:
 
@@ -26,6 +29,7 @@ Layout (one concern per module; import the public names from this package):
 - ``state``: the seeded directory, issued codes and sessions, and the seed edits.
 - ``keys``: signing keys, JWKS and rotation.
 - ``sessions``: sessions and access tokens, logout and revoke.
+- ``redirects``: the registered redirect and logout URIs, and the pages refusing the others.
 - ``oauth``: the authorize redirect and the code and refresh grants.
 - ``management``: API keys, memberships and users endpoints.
 - ``faults``: fault injection and the request log.

@@ -49,8 +49,8 @@ class Emulator(_OAuth, _Management, _FaultLog):
     """The local WorkOS API, as an ASGI 3 app (``await emu(scope, receive, send)``).
 
     ``seed`` is a :class:`~authkit_core.testing.seed.Seed`, its JSON shape as a mapping, or ``None`` for
-    :meth:`Seed.default`. Serve it with :class:`~authkit_core.testing.server.EmulatorServer` (which sets
-    :attr:`base_url`) or any ASGI server.
+    :meth:`Seed.default`; an invalid redirect or logout URI in it raises ``ValueError``. Serve it with
+    :class:`~authkit_core.testing.server.EmulatorServer` (which sets :attr:`base_url`) or any ASGI server.
     """
 
     def __init__(
@@ -76,6 +76,7 @@ class Emulator(_OAuth, _Management, _FaultLog):
         self._lock = threading.RLock()
         self._key_index = 0
         self._keys: list[_SigningKey] = [_SigningKey(*_pool_key(0))]
+        self._init_redirects()
         self._reset_state()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -190,7 +191,12 @@ class Emulator(_OAuth, _Management, _FaultLog):
 
     def config(self, **overrides: Any) -> AuthKitConfig:
         """An :class:`~authkit_core.config.AuthKitConfig` pointing at this emulator (once served), with a test
-        cookie password and redirect URI ``http://127.0.0.1:8000/callback``; ``overrides`` win."""
+        cookie password and redirect URI ``http://127.0.0.1:8000/callback``; ``overrides`` win.
+
+        The configuration's redirect URI is registered (:meth:`register_redirect_uri`), and every page of its site
+        as a logout URI (``<scheme>://<host>:<port>/*``), so an app under test on a random port signs in and out
+        without more setup, while a browser sent to another host or port is still refused.
+        """
         if self.base_url is None:
             raise RuntimeError("the emulator is not served yet (start an EmulatorServer first)")
         parts = urlsplit(self.base_url)
@@ -204,4 +210,6 @@ class Emulator(_OAuth, _Management, _FaultLog):
             "api_port": parts.port,
         }
         kwargs.update(overrides)
-        return AuthKitConfig(**kwargs)
+        config = AuthKitConfig(**kwargs)
+        self._register_site(config.redirect_uri)
+        return config

@@ -1,7 +1,10 @@
 """The OAuth endpoints: the AuthKit authorize redirect with its sign-in page, and the code and refresh grants.
 
-Grants may answer the authentication errors tests set (``set_user_outcome``, ``set_organization_outcome``, an
-organization's seeded ``requires``) in the shape WorkOS uses.
+The authorize endpoint refuses a ``redirect_uri`` that is not registered (see ``redirects``) with a 400 page, and
+uses the first registered one when the request names none, as WorkOS does. The code exchange does not compare
+redirect URIs: WorkOS's ``/user_management/authenticate`` takes no ``redirect_uri`` (the code was bound to a
+registered URI when it was issued). Grants may answer the authentication errors tests set (``set_user_outcome``,
+``set_organization_outcome``, an organization's seeded ``requires``) in the shape WorkOS uses.
 """
 
 from __future__ import annotations
@@ -51,8 +54,13 @@ class _OAuth(_Sessions):
         if client_id != self.client_id:
             return _oauth_error(400, "invalid_client", f"Invalid client ID {client_id!r}.")
         redirect_uri = q.get("redirect_uri", "")
+        if not redirect_uri:
+            return _oauth_error(400, "invalid_request", "redirect_uri is required: no redirect URI is registered.")
         if urlsplit(redirect_uri).scheme not in ("http", "https") or not urlsplit(redirect_uri).netloc:
             return _oauth_error(400, "invalid_request", "redirect_uri must be an absolute http(s) URL.")
+        refusal = self._redirect_uri_refusal(redirect_uri)
+        if refusal is not None:
+            return refusal
         if q.get("response_type") != "code":
             return _oauth_error(400, "unsupported_response_type", "response_type must be 'code'.")
         if not (q.get("provider") or q.get("organization_id") or q.get("connection_id")):
@@ -86,8 +94,15 @@ class _OAuth(_Sessions):
         query = f"{parts.query}&{urlencode(extra)}" if parts.query else urlencode(extra)
         return _Response.redirect(urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment)))
 
+    def _with_default_redirect(self, query: Mapping[str, str]) -> dict[str, str]:
+        """The query, with the default (first registered) redirect URI when it names none, as WorkOS does."""
+        q = dict(query)
+        if not q.get("redirect_uri") and self._redirect_uris:
+            q["redirect_uri"] = self._redirect_uris[0]
+        return q
+
     def _authorize(self, request: _Request) -> _Response:
-        q = request.query
+        q = self._with_default_redirect(request.query)
         error = self._check_authorize(q)
         if error is not None:
             return error
@@ -105,7 +120,7 @@ class _OAuth(_Sessions):
         return _Response.html(200, render_sign_in_page(entries, screen_hint=q.get("screen_hint") or "sign-in"))
 
     def _authorize_complete(self, request: _Request) -> _Response:
-        q = request.query
+        q = self._with_default_redirect(request.query)
         error = self._check_authorize(q)
         if error is not None:
             return error

@@ -11,10 +11,11 @@ from ..page import render_message_page
 from ..seed import SeedUser
 from .asgi import _api_error, _Request, _Response
 from .keys import _SigningKeys
+from .redirects import _Redirects
 from .state import _iso, _new_id, _Session
 
 
-class _Sessions(_SigningKeys):
+class _Sessions(_SigningKeys, _Redirects):
     """Sessions (each with one live refresh token), the claims of their access tokens, and ending them."""
 
     def sessions(self) -> list[dict[str, Any]]:
@@ -157,9 +158,11 @@ class _Sessions(_SigningKeys):
         if not session_id:
             return _api_error(422, "invalid_request_parameters", "session_id is required.")
         self._end_session(session_id)
-        return_to = request.query.get("return_to")
-        if return_to:
-            return _Response.redirect(return_to)
+        destination = self._logout_destination(request.query.get("return_to"))
+        if isinstance(destination, _Response):
+            return destination
+        if destination is not None:
+            return _Response.redirect(destination)
         return _Response.html(200, render_message_page("Signed out", "You have been signed out."))
 
     def _revoke(self, request: _Request) -> _Response:
