@@ -352,6 +352,7 @@ class Scenarios:
             assert len(verifier_cookies(up)) == 1
 
     def test_redirect_uri_option_moves_the_callback(self, site: Site) -> None:
+        site.emulator.register_redirect_uri(site.base_url + "/auth/done")  # the emulator accepts registered URIs only
         site.mount(redirect_uri=site.base_url + "/auth/done")
         with site.client() as client:
             first = client.get("/protected")
