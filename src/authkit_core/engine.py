@@ -519,7 +519,9 @@ class AuthKit:
         breaker = self.breaker
         retries = self.config.max_retries
         if breaker is not None:
-            refusal = breaker.check(backoff_key)
+            # an explicit refresh (a user's action: refresh_session, switch_to_organization) is held back only by an
+            # open circuit, not by its session's back-off
+            refusal = breaker.check(None if explicit else backoff_key)
             if refusal is not None:  # held back: answered at once, the session kept
                 logger.debug("authkit: session refresh deferred (%s, %d s)", refusal.scope, refusal.retry_after)
                 held = ProviderBackoffError(
