@@ -25,7 +25,8 @@ from authkit_core.errors import SignInRequiredError, SignInUnavailableError
 from authkit_core.models import UserInfo
 from authkit_core.signin import is_navigation as navigation
 
-from ._core import RequestInfo, current_context
+from ._context import current_context
+from ._types import RequestInfo
 
 __all__ = ["Denial", "authorize", "is_navigation"]
 

@@ -21,7 +21,7 @@ from authkit_core.errors import AuthKitError, TokenRefreshError, WorkOSAPIError
 from authkit_core.models import UserInfo
 
 from ._access import is_navigation
-from ._core import RequestInfo, Response
+from ._types import RequestInfo, Response
 
 __all__ = ["DEFAULT_RETRY_AFTER", "MESSAGE", "unavailable_error", "unavailable_host", "unavailable_response"]
 
