@@ -23,7 +23,6 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from http import HTTPStatus
 from typing import Any, Literal, NoReturn, ParamSpec, TypedDict, TypeVar, Unpack
 from urllib.parse import parse_qsl, urlsplit
@@ -40,6 +39,7 @@ from authkit_core.errors import (
 )
 from authkit_core.flow import Flow, run_async, run_sync
 from authkit_core.models import AuthenticationResponse, NoUserInfo, UserInfo
+from authkit_core.paths import PathPatterns
 from authkit_core.redirects import location_header, normalize_origin, request_origin, safe_redirect_target
 from authkit_core.signin import (
     SignInCallbackError,
@@ -121,7 +121,7 @@ class RequestInfo:
     """The parts of a request the middleware looks at, whatever the server interface."""
 
     method: str
-    #: The decoded path (matched against the callback path and the globs).
+    #: The decoded path (matched against the callback path and the path patterns).
     path: str
     #: The path as sent (still percent-encoded), used to build return URLs.
     raw_path: str
@@ -578,9 +578,11 @@ class MiddlewareCore:
     """The options and decisions both middleware share.
 
     - ``authkit``: the :class:`~authkit_core.engine.AuthKit` engine (``None``: one configured from ``WORKOS_*``).
-    - ``middleware_auth``: require a session on every path but the ``unauthenticated_paths`` globs (matched with
-      :func:`fnmatch.fnmatchcase` against the path: ``*`` also matches ``/``) and the callback.
-    - ``sign_up_paths``: globs whose sign-in redirects open the sign-up screen.
+    - ``middleware_auth``: require a session on every path but the ``unauthenticated_paths`` and the callback.
+      Patterns are authkit-nextjs's path-to-regexp patterns (``/blog/:path*``: any with ``:``, ``(`` or ``{``) or
+      globs (:func:`fnmatch.fnmatchcase`, ``*`` also matches ``/``); see :mod:`authkit_core.paths`. An invalid
+      one raises :class:`~authkit_core.errors.ConfigurationError` here.
+    - ``sign_up_paths``: patterns (the same kinds) whose sign-in redirects open the sign-up screen.
     - ``redirect_uri``: the callback URL, instead of the configuration's; its path is served by the middleware.
     - ``debug``: log each decision to the ``authkit_session`` logger (at INFO; never a token, code or cookie).
     - ``on_error(error, request_info)``: called when the sign-in callback fails; see :data:`ErrorHook`.
@@ -605,6 +607,8 @@ class MiddlewareCore:
         self.middleware_auth = middleware_auth
         self.unauthenticated_paths = tuple(unauthenticated_paths)
         self.sign_up_paths = tuple(sign_up_paths)
+        self._public_paths = PathPatterns(self.unauthenticated_paths, option="unauthenticated_paths")
+        self._sign_up_patterns = PathPatterns(self.sign_up_paths, option="sign_up_paths")
         self.redirect_uri = redirect_uri
         self.debug = debug
         self.on_error = on_error
@@ -659,7 +663,7 @@ class MiddlewareCore:
 
     def is_sign_up_path(self, path: str) -> bool:
         """Whether sign-ins started on ``path`` open the sign-up screen."""
-        return any(fnmatchcase(path, pattern) for pattern in self.sign_up_paths)
+        return self._sign_up_patterns.matches(path)
 
     def gate(self, ctx: RequestContext) -> Response | None:
         """After authentication: the sign-in redirect when ``middleware_auth`` requires a session here."""
@@ -668,7 +672,7 @@ class MiddlewareCore:
         path = ctx.info.path
         if path == self.callback_path:
             return None
-        if any(fnmatchcase(path, pattern) for pattern in self.unauthenticated_paths):
+        if self._public_paths.matches(path):
             self.log("public path %s", path)
             return None
         if not ctx.sign_in_redirect_fits():
