@@ -1,6 +1,8 @@
 """Path patterns against the real npm ``path-to-regexp`` 6.3.0 (authkit-nextjs 4.3's dependency, pinned in
 ``node/package.json``), applied the way authkit-nextjs applies it (``node/path_patterns.mjs``): a seeded corpus of
-path-to-regexp patterns, each with many URL pathnames, must get exactly node's answers, errors included.
+path-to-regexp patterns, each with many URL pathnames, must get exactly node's answers, errors included; and where
+the pathname is one a browser sends (its canonical encoding), the middleware's matcher on the decoded path must
+give the same answer.
 
 All cases run in one node process. A second part checks :func:`canonical_path` (the pathname a browser sends for
 the decoded path the middleware sees) against node's URL parser.
@@ -12,6 +14,7 @@ import json
 import random
 import subprocess
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -344,7 +347,7 @@ def node_answers() -> dict[str, Any]:
 
 def test_matcher_gives_authkit_nextjs_answers(node_answers: dict[str, Any]) -> None:
     cases = node_answers["payload"]["cases"]
-    compared = errors = matched = urls = fragments = 0
+    compared = errors = matched = urls = fragments = browser = 0
     mismatches: list[str] = []
     for case, answer in zip(cases, node_answers["cases"], strict=True):
         pattern = case["pattern"]
@@ -370,12 +373,19 @@ def test_matcher_gives_authkit_nextjs_answers(node_answers: dict[str, Any]) -> N
             matched += expected
             if compiled.matches_pathname(path) != expected:
                 mismatches.append(f"{pattern!r} on {path!r}: node {expected}, regex {compiled.regex.pattern!r}")
+            # the middleware's view: the decoded path of a request a browser sends (its canonical encoding)
+            decoded = unquote(path)
+            if canonical_path(decoded) == path:
+                browser += 1
+                if compiled.matches(decoded) != expected:
+                    mismatches.append(f"{pattern!r} on decoded {decoded!r}: node {expected} on {path!r}")
     print(
         f"path patterns: {len(cases)} patterns ({errors} refused by both, {urls} URLs refused by Python only, "
-        f"{fragments} fragment regexes), {compared} (pattern, path) pairs compared, {matched} matching"
+        f"{fragments} fragment regexes), {compared} (pattern, path) pairs compared, {matched} matching, "
+        f"{browser} also as the middleware's decoded path"
     )
     assert not mismatches, "\n".join(mismatches[:40])
-    assert compared > 15_000 and 0.15 < matched / compared < 0.85 and errors > 20
+    assert compared > 15_000 and 0.15 < matched / compared < 0.85 and errors > 20 and browser > 10_000
 
 
 def test_canonical_path_is_the_pathname_a_browser_sends(node_answers: dict[str, Any]) -> None:
