@@ -149,7 +149,7 @@ def test_invalid_patterns_name_themselves(pattern: str) -> None:
 
 def test_a_string_is_not_a_list() -> None:
     with pytest.raises(ConfigurationError):
-        PathPatterns("/public/*")  # type: ignore[arg-type]
+        PathPatterns("/public/*")
 
 
 def test_source_is_a_python_regex() -> None:

@@ -269,6 +269,8 @@ def corpus() -> list[dict[str, Any]]:
     cases: list[dict[str, Any]] = []
     fixed = ["/blog/:path*", "/docs/:slug", "/api/(.*)", "/join/:rest*", "/docs/:slug?", "/a{/:b}?", "/About/:x"]
     fixed += [f"/c/:p({custom})" for custom in CUSTOM] + [f"/r#({regex})" for regex in FRAGMENT_REGEXES]
+    fixed += [" /x/:y\t", "/a/%2e%2E/:b", "\\\\host/:x", "/:a.:b", "/:a-:b", "/x{-:y}*", "/x/:y#", "/ü/:x"]
+    fixed += ["/x/:y(ü+)", ":x", "/\\:x", "/a/:b\\", "/a/(x#?)", "/a/:b/..", "/a/:b/.", "/x/:y\n/z", "/a/:b%2F"]
     patterns = fixed + [make_pattern(rng) for _ in range(PATTERNS - len(fixed))]
     for pattern in patterns:
         cases.append({"pattern": pattern, "paths": make_paths(rng, pattern)})
