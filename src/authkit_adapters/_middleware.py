@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +20,7 @@ from authkit_core.errors import (
     WorkOSAPIError,
 )
 from authkit_core.flow import Flow
+from authkit_core.paths import PathPatterns
 from authkit_core.redirects import normalize_origin
 from authkit_core.signin import (
     SignInCallbackError,
@@ -63,9 +63,11 @@ class MiddlewareCore:
     """The options and decisions both middleware share.
 
     - ``authkit``: the :class:`~authkit_core.engine.AuthKit` engine (``None``: one configured from ``WORKOS_*``).
-    - ``middleware_auth``: require a session on every path but the ``unauthenticated_paths`` globs (matched with
-      :func:`fnmatch.fnmatchcase` against the path: ``*`` also matches ``/``) and the callback.
-    - ``sign_up_paths``: globs whose sign-in redirects open the sign-up screen.
+    - ``middleware_auth``: require a session on every path but the ``unauthenticated_paths`` and the callback.
+      Patterns are authkit-nextjs's path-to-regexp patterns (``/blog/:path*``: any with ``:``, ``(`` or ``{``) or
+      globs (:func:`fnmatch.fnmatchcase`, ``*`` also matches ``/``); see :mod:`authkit_core.paths`. An invalid
+      one raises :class:`~authkit_core.errors.ConfigurationError` here.
+    - ``sign_up_paths``: patterns (the same kinds) whose sign-in redirects open the sign-up screen.
     - ``redirect_uri``: the callback URL, instead of the configuration's; its path is served by the middleware.
     - ``debug``: log each decision to the ``authkit_session`` logger (at INFO; never a token, code or cookie).
     - ``on_error(error, request_info)``: called when the sign-in callback fails; see :data:`ErrorHook`.
@@ -90,6 +92,8 @@ class MiddlewareCore:
         self.middleware_auth = middleware_auth
         self.unauthenticated_paths = tuple(unauthenticated_paths)
         self.sign_up_paths = tuple(sign_up_paths)
+        self._public_paths = PathPatterns(self.unauthenticated_paths, option="unauthenticated_paths")
+        self._sign_up_patterns = PathPatterns(self.sign_up_paths, option="sign_up_paths")
         self.redirect_uri = redirect_uri
         self.debug = debug
         self.on_error = on_error
@@ -141,7 +145,7 @@ class MiddlewareCore:
 
     def is_sign_up_path(self, path: str) -> bool:
         """Whether sign-ins started on ``path`` open the sign-up screen."""
-        return any(fnmatchcase(path, pattern) for pattern in self.sign_up_paths)
+        return self._sign_up_patterns.matches(path)
 
     def gate(self, ctx: RequestContext) -> Response | None:
         """After authentication: the sign-in redirect when ``middleware_auth`` requires a session here."""
@@ -150,7 +154,7 @@ class MiddlewareCore:
         path = ctx.info.path
         if path == self.callback_path:
             return None
-        if any(fnmatchcase(path, pattern) for pattern in self.unauthenticated_paths):
+        if self._public_paths.matches(path):
             self.log("public path %s", path)
             return None
         unavailable = ctx.unavailable_response()

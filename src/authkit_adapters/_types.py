@@ -49,7 +49,7 @@ class RequestInfo:
     """The parts of a request the middleware looks at, whatever the server interface."""
 
     method: str
-    #: The decoded path (matched against the callback path and the globs).
+    #: The decoded path (matched against the callback path and the path patterns).
     path: str
     #: The path as sent (still percent-encoded), used to build return URLs.
     raw_path: str
