@@ -87,6 +87,11 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     if storms:
         bad = [s for s in storms if s["grants"] != 1 or s["failures"] != 0]
         add("refresh storm: 1 grant and 0 failures in every storm", f"{len(storms) - len(bad)}/{len(storms)}", not bad)
+    for kind in ("due", "expired"):
+        entry = results.get("outage", {}).get(kind)
+        if entry:
+            p99 = entry["on"]["p99"]
+            add(f"WorkOS down ({kind} sessions), breaker on: p99 < 50 ms", f"{p99:.2f} ms", p99 < 50)
     for backend, entry in results.get("scale", {}).get("sql", {}).items():
         spread = entry["spread"]
         rows = [e["rows"] for e in entry["sizes"]]
@@ -105,8 +110,53 @@ def _us(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
 
 
+def _pct(ratio: float | None) -> str:
+    """A ratio as a percentage; "n/a" when there is none (the bare server served nothing: an overloaded run)."""
+    return "n/a" if ratio is None else f"{ratio:.0%}"
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.2f}"
+
+
+def _outage_lines(outage: dict[str, Any] | None) -> list[str]:
+    """The outage table: per request latency with WorkOS stopped, circuit breaker off (before) and on (after)."""
+    if not outage:
+        return []
+    st = outage["settings"]
+    lines = [
+        "### Outage: requests of sessions due for refresh with the emulator stopped mid-run (ms)",
+        "",
+        f"Cookie store, {st['sessions']} sessions per kind, {st['threads']} threads, max_retries={st['max_retries']}; "
+        "`off` = no circuit breaker (the behaviour before it), `on` = the default breaker. `due`: the access token "
+        "is still valid (served with it); `expired`: it is not (answered signed out, session kept: a protected "
+        "page gets a 503). Attempts = HTTP requests the engine tried per request.",
+        "",
+        "| sessions | breaker | requests | p50 | p99 | attempts / request | wrong answers |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for kind in ("due", "expired"):
+        entry = outage.get(kind)
+        if not entry:
+            continue
+        for mode in ("off", "on"):
+            e = entry[mode]
+            lines.append(
+                f"| {kind} | {mode} | {e['n']} | {_ms(e['median'])} | {_ms(e['p99'])} "
+                f"| {e['attempts_per_request']:.2f} | {e['wrong']} |"
+            )
+        lines.append(
+            f"| {kind} | off / on | | {entry['p50_ratio']:,.0f}x | {entry['p99_ratio']:,.0f}x | | |"
+        )
+    up = outage.get("up", {})
+    if up:
+        lines += [
+            "",
+            "While the emulator answered, the same requests refreshed in "
+            + ", ".join(f"{_ms(v['median'])} ms p50 ({k})" for k, v in up.items())
+            + ".",
+        ]
+    return [*lines, ""]
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -169,6 +219,7 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {_ms(s['p50_ms'])} | {_ms(s['p99_ms'])} |"
             )
         lines.append("")
+    lines += _outage_lines(results.get("outage"))
     tp = results.get("throughput")
     if tp:
         lines += [
@@ -185,7 +236,7 @@ def markdown(results: dict[str, Any]) -> str:
             if not isinstance(e, dict) or "bare" not in e:
                 continue
             lines.append(
-                f"| {name} | {e['bare']['rps']:,.0f} | {e['authkit']['rps']:,.0f} | {e['ratio']:.0%} "
+                f"| {name} | {e['bare']['rps']:,.0f} | {e['authkit']['rps']:,.0f} | {_pct(e['ratio'])} "
                 f"| {_ms(e['bare']['p99_ms'])} | {_ms(e['authkit']['p99_ms'])} "
                 f"| {e['bare']['errors'] + e['authkit']['errors']} |"
             )

@@ -1,8 +1,8 @@
 """The benchmark suite's entry point: ``python -m benchmarks.run`` (see benchmarks/README.md).
 
-Runs the parts in order (hot path, refresh latency, refresh storm, throughput, scale) against one local emulator on
-127.0.0.1, then writes ``benchmarks.json``, ``results.md`` and ``chart.png`` to ``--out`` and refreshes the results
-block of ``docs/performance.md``. ``--smoke`` runs every part with tiny counts in seconds (no file under
+Runs the parts in order (hot path, refresh latency, refresh storm, throughput, scale, outage) against one local
+emulator on 127.0.0.1, then writes ``benchmarks.json``, ``results.md`` and ``chart.png`` to ``--out`` and refreshes
+the results block of ``docs/performance.md``. ``--smoke`` runs every part with tiny counts in seconds (no file under
 docs/ is touched, no timing is judged): the test suite uses it so the benchmarks cannot rot.
 """
 
@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import hotpath, refresh, report, scale, throughput
+from . import hotpath, outage, refresh, report, scale, throughput
 from .common import Lab
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("hot", "refresh", "storm", "throughput", "scale")
+PARTS = ("hot", "refresh", "storm", "throughput", "scale", "outage")
 
 
 def _ints(text: str) -> list[int]:
@@ -65,6 +65,10 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
             "scale_rounds": 1,
             "scale_per_round": 20,
             "memory_sessions": 10,
+            "outage_sessions": 2,
+            "outage_threads": 2,
+            "outage_off_requests": 2,
+            "outage_on_requests": 20,
         }
     else:
         s = {
@@ -82,6 +86,10 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
             "scale_rounds": 10,
             "scale_per_round": 100,
             "memory_sessions": 500,
+            "outage_sessions": 20,
+            "outage_threads": 8,
+            "outage_off_requests": 64,
+            "outage_on_requests": 4000,
         }
     for key, value in (
         ("scale_sizes", args.scale_sizes),
@@ -151,6 +159,15 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
                 "memory": scale.memory(lab, sessions=s["memory_sessions"]),
                 "cookie_sizes": scale.cookie_sizes(lab),  # last: it resets the emulator
             }
+        if "outage" in parts:
+            step("outage")
+            results["outage"] = outage.run(
+                lab,
+                sessions=s["outage_sessions"],
+                threads=s["outage_threads"],
+                off_requests=s["outage_off_requests"],
+                on_requests=s["outage_on_requests"],
+            )
     results["meta"]["duration_s"] = time.time() - started
     paths = report.write(results, out_dir, docs)
     step("done: " + ", ".join(str(p) for p in paths.values()))

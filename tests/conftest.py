@@ -26,6 +26,10 @@ POSTGRES_URL = os.environ.get("AUTHKIT_TEST_POSTGRES_URL", "postgresql+psycopg:/
 MARIADB_URL = os.environ.get("AUTHKIT_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 
 
+#: The headers of a browser loading a page (a sign-in redirect suits it; a fetch or an API client gets 401).
+PAGE = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
 def services_required() -> bool:
     """Whether a missing service must fail the run (CI) rather than skip."""
     return os.environ.get("AUTHKIT_REQUIRE_SERVICES", "") not in ("", "0", "false")

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     out = tmp_path_factory.mktemp("bench")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # the repository root (for ``benchmarks``), then the caller's path (which may point at a worktree's ``src``)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.run", "--smoke", "--out", str(out), "--no-docs"],
         cwd=ROOT,
@@ -91,3 +92,15 @@ def test_throughput_and_scale(results: tuple[dict, Path]) -> None:
     assert data["scale"]["memory"]["memory_store_bytes_per_session"] > 0
     assert [c["permissions"] for c in data["scale"]["cookie_sizes"]] == [0, 10, 50, 100, 200]
     assert all(t["met"] in (True, False, None) for t in data["targets"])
+
+
+def test_outage(results: tuple[dict, Path]) -> None:
+    outage = results[0]["outage"]
+    for kind in ("due", "expired"):
+        entry = outage[kind]
+        for mode in ("off", "on"):
+            _stats(entry[mode])
+            assert entry[mode]["wrong"] == 0, entry
+        assert entry["off"]["attempts_per_request"] == 1 + outage["settings"]["max_retries"]  # every retry, each time
+        assert entry["on"]["attempts_per_request"] < 1  # held back after the first failures
+    assert "### Outage" in (results[1] / "results.md").read_text()

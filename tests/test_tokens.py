@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.jwk import KeySet, RSAKey
 
 from authkit_core.errors import TokenError
@@ -462,3 +462,31 @@ def test_is_expired_without_exp() -> None:
     assert is_expired({}, now=NOW) is True
     assert is_expired({"exp": True}, now=NOW) is True
     assert is_expired({"exp": float("nan")}, now=NOW) is True
+
+
+def sign_raw(key: RSAKey, payload_json: str) -> str:
+    """A token whose payload is exactly ``payload_json`` (JSON numbers such as ``1e400`` that no encoder writes)."""
+    return jws.serialize_compact({"alg": "RS256", "kid": "k1"}, payload_json.encode(), key)
+
+
+@pytest.mark.parametrize(
+    ("time_claims", "bad_exp"),
+    [
+        ('"exp": 1e400', True),  # parses as infinity: it would never expire
+        ('"exp": -1e400', True),
+        ('"exp": 1e300', True),  # finite, but not a time any token could carry
+        ('"exp": 253402300800', True),  # the first second of year 10000
+        (f'"exp": {NOW + 600}, "nbf": 1e400', False),
+        (f'"exp": {NOW + 600}, "iat": -1e400', False),
+        (f'"exp": {NOW + 600}, "iat": -5', False),
+    ],
+)
+def test_time_claims_must_be_finite_and_plausible(
+    signing_key: RSAKey, key_set: KeySet, time_claims: str, bad_exp: bool
+) -> None:
+    token = sign_raw(signing_key, '{"sub": "user_1", "sid": "session_1", ' + time_claims + "}")
+    assert_code(token, key_set, "invalid_token")
+    payload = get_token_claims(token)
+    # an unusable exp never counts as "still valid" anywhere (expiry checks, proactive refresh)
+    assert is_expired(payload, now=NOW) is bad_exp
+    assert needs_refresh(payload, now=NOW, buffer=60) is bad_exp

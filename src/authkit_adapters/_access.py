@@ -7,9 +7,12 @@ context, and a sign-in redirect is the one the middleware already records and se
 
 The rule, the same in every framework:
 
-- signed out, and the request is a browser navigation (``Sec-Fetch-Mode: navigate``, or without that header an
-  ``Accept`` that names ``text/html``): a redirect to sign-in that comes back here (307, or 303 after a POST);
+- signed out, and the request is a browser navigation (:func:`authkit_core.signin.is_navigation`:
+  ``Sec-Fetch-Mode: navigate``, else an ``Accept`` that names ``text/html`` ...): a redirect to sign-in that comes
+  back here (307, or 303 after a POST);
 - signed out otherwise (``fetch``, an API client): 401;
+- signed out only because the session could not be refreshed or verified now (WorkOS or the store unreachable):
+  503 with ``Retry-After``, a page for a navigation and a JSON error otherwise, the session kept;
 - signed in without every permission asked for, or with none of the roles asked for: 403.
 """
 
@@ -18,10 +21,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from authkit_core.errors import SignInRequiredError
+from authkit_core.errors import SignInRequiredError, SignInUnavailableError
 from authkit_core.models import UserInfo
+from authkit_core.signin import is_navigation as navigation
 
-from ._core import RequestInfo, current_context
+from ._context import current_context
+from ._types import RequestInfo
 
 __all__ = ["Denial", "authorize", "is_navigation"]
 
@@ -34,15 +39,15 @@ class Denial:
     status: int
     message: str
     location: str | None = None
+    #: ``Retry-After`` seconds of a 503 (the middleware sends its own 503 with it, whatever the framework answers).
+    retry_after: int | None = None
 
 
 def is_navigation(info: RequestInfo) -> bool:
     """Whether a browser is loading a page (so a sign-in redirect makes sense) rather than a script or API client
-    fetching data (which gets a 401 it can act on)."""
-    mode = info.headers.get("sec-fetch-mode")
-    if mode:
-        return mode == "navigate"
-    return "text/html" in info.headers.get("accept", "")
+    fetching data (which gets a 401 it can act on): :func:`authkit_core.signin.is_navigation`, the rule the
+    middleware's own sign-in redirects follow."""
+    return navigation(info.headers)
 
 
 def authorize(request: object, *, permissions: Sequence[str] = (), roles: Sequence[str] = ()) -> UserInfo | Denial:
@@ -50,7 +55,12 @@ def authorize(request: object, *, permissions: Sequence[str] = (), roles: Sequen
     at least one of ``roles``; else the :class:`Denial` to answer with (see the module's rule)."""
     ctx = current_context(request)
     try:
+        ctx.used = True
+        if not isinstance(ctx.auth.user_info, UserInfo):
+            ctx.refuse_if_unavailable()
         user = ctx.with_auth(ensure_signed_in=is_navigation(ctx.info))
+    except SignInUnavailableError as exc:
+        return Denial(503, "Sign-in is temporarily unavailable; your session is kept.", retry_after=exc.retry_after)
     except SignInRequiredError:
         assert ctx.redirect is not None  # recorded by with_auth before raising
         location, status = ctx.redirect

@@ -58,7 +58,11 @@ def _request_info(scope: Mapping[str, Any], cookies: Mapping[str, str]) -> Reque
         headers=_LazyHeaders(scope.get("headers", ())),
         cookies=cookies,
         client_ip=client[0] if client else None,
+        scheme=_SCHEMES.get(scope.get("scheme", "http"), "http"),
     )
+
+
+_SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
 
 
 class _LazyHeaders(Mapping[str, str]):
@@ -110,7 +114,7 @@ class AuthKitMiddleware(MiddlewareCore):
     """Put AuthKit sessions in front of an ASGI app: ``AuthKitMiddleware(app, authkit=AuthKit(...), ...)``.
 
     Options are those of :class:`~authkit_adapters._core.MiddlewareCore`; ``on_error`` may be a coroutine
-    function. :meth:`aclose` closes the HTTP client :func:`validate_api_key` made.
+    function. :func:`validate_api_key` runs through the engine (its HTTP client and circuit breaker).
     """
 
     def __init__(self, app: ASGIApp, **options: Unpack[AuthKitOptions]) -> None:

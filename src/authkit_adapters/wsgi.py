@@ -66,6 +66,7 @@ def _request_info(environ: Mapping[str, Any], cookies: Mapping[str, str], path: 
         headers=headers,
         cookies=cookies,
         client_ip=environ.get("REMOTE_ADDR") or None,
+        scheme="https" if environ.get("wsgi.url_scheme") == "https" else "http",
     )
 
 
@@ -97,8 +98,8 @@ class _Body:
 class AuthKitWSGIMiddleware(MiddlewareCore):
     """Put AuthKit sessions in front of a WSGI app: ``AuthKitWSGIMiddleware(app, authkit=AuthKit(...), ...)``.
 
-    Options are those of :class:`~authkit_adapters._core.MiddlewareCore`. :meth:`close` closes the HTTP client
-    :func:`validate_api_key` made.
+    Options are those of :class:`~authkit_adapters._core.MiddlewareCore`. :func:`validate_api_key` runs through
+    the engine (its HTTP client and circuit breaker).
     """
 
     def __init__(self, app: WSGIApp, **options: Unpack[AuthKitOptions]) -> None:

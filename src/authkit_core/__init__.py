@@ -1,6 +1,7 @@
 """authkit-session's framework-neutral core: configuration, the WorkOS client, token verification, sealing,
 the session engine and storage. Nothing in this package imports a web framework."""
 
+from .breaker import CircuitBreaker
 from .config import AuthKitConfig
 from .engine import AuthKit, AuthResult
 from .errors import (
@@ -9,12 +10,14 @@ from .errors import (
     ConfigurationError,
     InvalidResponseError,
     OAuthError,
+    ProviderBackoffError,
     ProviderUnavailableError,
     RateLimitError,
     SealError,
     SessionError,
     SessionUnavailableError,
     SignInRequiredError,
+    SignInUnavailableError,
     TokenError,
     TokenRefreshError,
     WorkOSAPIError,
@@ -28,11 +31,13 @@ __all__ = [
     "AuthenticationError",
     "AuthResult",
     "AuthenticationResponse",
+    "CircuitBreaker",
     "ConfigurationError",
     "Impersonator",
     "InvalidResponseError",
     "NoUserInfo",
     "OAuthError",
+    "ProviderBackoffError",
     "ProviderUnavailableError",
     "RateLimitError",
     "SealError",
@@ -40,6 +45,7 @@ __all__ = [
     "SessionError",
     "SessionUnavailableError",
     "SignInRequiredError",
+    "SignInUnavailableError",
     "TokenError",
     "TokenRefreshError",
     "User",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
 
-__all__ = ["DEFAULT_COOKIE_MAX_AGE", "MIN_PASSWORD_LENGTH", "AuthKitConfig", "SameSite"]
+__all__ = ["COOKIE_NAME_PREFIXES", "DEFAULT_COOKIE_MAX_AGE", "MIN_PASSWORD_LENGTH", "AuthKitConfig", "SameSite"]
 
 SameSite = Literal["lax", "strict", "none"]
 
@@ -24,6 +25,14 @@ SameSite = Literal["lax", "strict", "none"]
 DEFAULT_COOKIE_MAX_AGE = 60 * 60 * 24 * 400
 #: iron-session refuses shorter passwords.
 MIN_PASSWORD_LENGTH = 32
+#: Cookie name prefixes browsers enforce (RFC 6265bis): only a secure origin may set such a cookie, and a
+#: ``__Host-`` cookie has no ``Domain`` and ``Path=/``, so no sibling subdomain or plain-http page can plant one.
+COOKIE_NAME_PREFIXES = ("__Host-", "__Secure-")
+# An RFC 6265 cookie name (a token): what every browser and server accepts.
+_COOKIE_DOMAIN = re.compile(
+    r"\.?[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
+_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +71,9 @@ class AuthKitConfig:
     http_timeout_seconds: float = 10.0
     #: Retries of a call that failed transiently (408/429/5xx, network).
     max_retries: int = 3
+    #: Origins (``https://app.example.com``) besides the redirect URI's that redirect targets may name as absolute
+    #: URLs (``sign_out(return_to=...)``, return paths, hooks' results). Everything else must be a same-origin path.
+    allowed_redirect_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.client_id:
@@ -109,6 +121,15 @@ class AuthKitConfig:
             raise ConfigurationError("refresh_buffer_seconds must be >= 0")
         if self.max_retries < 0:
             raise ConfigurationError("max_retries must be >= 0")
+        _check_cookie_name(self.cookie_name, self.cookie_domain)
+        from .redirects import check_origins  # redirects reads the configuration: imported late, no cycle
+
+        given: object = self.allowed_redirect_origins
+        try:
+            normal = check_origins([given] if isinstance(given, str) else list(self.allowed_redirect_origins))
+        except ValueError as exc:
+            raise ConfigurationError(f"allowed_redirect_origins: {exc}") from None
+        object.__setattr__(self, "allowed_redirect_origins", normal)
 
     @property
     def cookie_passwords(self) -> Mapping[str, str]:
@@ -125,8 +146,22 @@ class AuthKitConfig:
 
     @property
     def cookie_secure(self) -> bool:
-        """Whether cookies get ``Secure``: when the app is served over https, and always with SameSite=None."""
-        return self.cookie_samesite == "none" or urlsplit(self.redirect_uri).scheme == "https"
+        """Whether cookies get ``Secure``: when the app is served over https, always with SameSite=None, and always
+        with a ``__Host-``/``__Secure-`` cookie name (browsers refuse such a cookie without it; they accept
+        ``Secure`` cookies from ``http://localhost``)."""
+        return (
+            self.cookie_samesite == "none"
+            or urlsplit(self.redirect_uri).scheme == "https"
+            or self.cookie_name.startswith(COOKIE_NAME_PREFIXES)
+        )
+
+    @property
+    def cookie_name_prefix(self) -> str:
+        """The cookie name's ``__Host-`` or ``__Secure-`` prefix, or ``""``. The sign-in state cookie takes it too."""
+        for prefix in COOKIE_NAME_PREFIXES:
+            if self.cookie_name.startswith(prefix):
+                return prefix
+        return ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> AuthKitConfig:
@@ -206,6 +241,25 @@ def _check_redirect_uri(uri: str) -> None:
             f"redirect URI {uri!r} is not an absolute http(s) URL; set WORKOS_REDIRECT_URI to the full URL of "
             "your sign-in callback, e.g. http://localhost:8000/callback",
             variable="WORKOS_REDIRECT_URI",
+        )
+
+
+def _check_cookie_name(name: str, domain: str | None) -> None:
+    if not isinstance(name, str) or not _COOKIE_NAME.fullmatch(name):
+        raise ConfigurationError(
+            f"cookie name {name!r} is not a valid cookie name (letters, digits and !#$%&'*+-.^_`|~ only)",
+            variable="WORKOS_COOKIE_NAME",
+        )
+    if domain is not None and not _COOKIE_DOMAIN.fullmatch(domain):
+        raise ConfigurationError(
+            f"cookie domain {domain!r} is not a domain name (e.g. example.com or .example.com)",
+            variable="WORKOS_COOKIE_DOMAIN",
+        )
+    if name.startswith("__Host-") and domain:
+        raise ConfigurationError(
+            "a __Host- cookie cannot have a Domain (browsers refuse it); unset WORKOS_COOKIE_DOMAIN, or use a "
+            "__Secure- name to share the cookie with subdomains",
+            variable="WORKOS_COOKIE_DOMAIN",
         )
 
 

@@ -10,7 +10,12 @@ Failure policy (the same as authkit-nextjs, plus coordination):
 * a terminal refresh failure (``invalid_grant``, a revoked session, an authentication step required) ends the
   session: the store entry is deleted and the cookie expired;
 * a transient one (network, timeout, 408/429/5xx, storage outage) keeps everything; if the current access token is
-  still valid the request is served with it, otherwise it is served signed out, and the next request tries again;
+  still valid the request is served with it, otherwise it is served signed out (``AuthResult.error`` says why and
+  ``retry_after`` when to come back; the middleware answers a page that requires sign-in with a 503);
+* with the circuit breaker (``breaker.py``, on by default), a session whose refresh failed transiently is not
+  refreshed again before its back-off passes, nor any session while the provider-wide circuit is open: such a
+  request is answered at once (with the still-valid token, or signed out with ``provider_unavailable``). A refresh
+  whose token is still valid is tried once, without retries;
 * with the server-side stores (memory, SQL), every attempt to spend one refresh token carries the same
   ``Idempotency-Key`` (derived from the token), so a grant WorkOS processed but whose answer or save was lost is
   replayed by the next attempt instead of being refused;
@@ -29,16 +34,27 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
+from .breaker import CircuitBreaker
 from .config import AuthKitConfig
-from .cookies import SetCookie
+from .cookies import SetCookie, expired_cookie
 from .coordination import AsyncSingleFlight, SingleFlight
-from .errors import AuthKitError, SessionError, SessionUnavailableError, TokenError, TokenRefreshError
+from .errors import (
+    AuthKitError,
+    ProviderBackoffError,
+    SessionError,
+    SessionUnavailableError,
+    TokenError,
+    TokenRefreshError,
+    WorkOSAPIError,
+)
 from .flow import Flow, Sleep, run_async, run_sync
 from .jwks import AsyncJWKSCache, JWKSCache
 from .models import AuthenticationResponse, NoUserInfo, Session, UserInfo
+from .redirects import absolute_return_url
 from .storage.base import LoadedSession, LoadResult, SessionStore
 from .storage.cookie import CookieSessionStore
 from .tokens import get_token_claims, needs_refresh, refresh_buffer, user_info_from_session
@@ -47,6 +63,7 @@ from .workos_api import (
     authenticate_with_refresh_token_flow,
     logout_url,
     refresh_idempotency_key,
+    validate_api_key_flow,
 )
 
 __all__ = ["AuthKit", "AuthResult", "RefreshErrorCallback", "RefreshSuccessCallback"]
@@ -77,6 +94,9 @@ class AuthResult:
     refreshed: bool = False
     #: Why the request is signed out although it carried a cookie (``invalid_seal``, ``token_expired`` ...).
     reason: str | None = None
+    #: After a transient refresh failure (or one held back by the circuit breaker): in how many seconds the session
+    #: may be refreshed again, when the breaker knows.
+    retry_after: int | None = None
 
     @property
     def session(self) -> Session | None:
@@ -84,10 +104,11 @@ class AuthResult:
         return None if self.loaded is None else self.loaded.session
 
     def add_cookies(self, cookies: Iterable[SetCookie]) -> None:
-        """Add cookies to write; a later write of a name replaces an earlier one."""
+        """Add cookies to write; a later write of a cookie (a name in one scope: domain and path) replaces an
+        earlier one."""
         new = list(cookies)
-        names = {c.name for c in new}
-        self.cookies = [c for c in self.cookies if c.name not in names] + new
+        scopes = {c.scope for c in new}
+        self.cookies = [c for c in self.cookies if c.scope not in scopes] + new
 
 
 # --- effects: the engine's I/O, each a one-line call into the shell's resources -------------------------------
@@ -162,6 +183,8 @@ class _SyncIO:
     jwks: JWKSCache
     store: SessionStore
     flights: SingleFlight
+    #: Told the outcome of every HTTP call (see ``http.HttpCall``); ``None``: no breaker.
+    breaker: CircuitBreaker | None = None
 
 
 @dataclass(slots=True)
@@ -170,6 +193,7 @@ class _AsyncIO:
     jwks: AsyncJWKSCache
     store: SessionStore
     flights: AsyncSingleFlight
+    breaker: CircuitBreaker | None = None
 
 
 # --- the engine ---------------------------------------------------------------------------------------------------
@@ -183,6 +207,11 @@ class AuthKit:
     another process's refresh before giving up (transiently). ``cache_results=False`` turns off what the engine
     remembers between requests (verified tokens, built ``UserInfo``, recently authenticated cookies), so every
     request verifies from scratch; the stores' own caches are their options.
+
+    ``breaker`` is the :class:`~authkit_core.breaker.CircuitBreaker` every call to WorkOS reports to and every
+    refresh asks first (``True``, the default: one with its default settings; ``False`` or ``None``: none, every
+    due refresh is attempted with the configured retries, as before the breaker existed). See
+    ``docs/configuration.md``.
     """
 
     def __init__(
@@ -198,6 +227,7 @@ class AuthKit:
         lease_wait_seconds: float = 10.0,
         cache_results: bool = True,
         clock: Callable[[], float] = time.time,
+        breaker: CircuitBreaker | bool | None = True,
     ) -> None:
         self.config = config if config is not None else AuthKitConfig.from_env()
         self.store: SessionStore = store if store is not None else CookieSessionStore()
@@ -207,6 +237,12 @@ class AuthKit:
         self.lease_seconds = lease_seconds
         self.lease_wait_seconds = lease_wait_seconds
         self.clock = clock
+        #: The circuit breaker (``None``: off).
+        self.breaker: CircuitBreaker | None = (
+            breaker if isinstance(breaker, CircuitBreaker) else CircuitBreaker() if breaker is True else None
+        )
+        #: ``host[:port]`` of the WorkOS API, for log lines.
+        self._api_host = urlsplit(self.config.api_base_url).netloc
         self._http = http
         self._async_http = async_http
         self._infos: OrderedDict[str, tuple[Session, UserInfo]] = OrderedDict()
@@ -246,7 +282,7 @@ class AuthKit:
         repeated request then costs one dictionary lookup.
         """
         key = self._warm_key(cookies) if self._warm_key is not None else None
-        if key is None:
+        if key is None or getattr(cookies, "duplicates", None):
             return None
         hit = self._warm.get(key)
         if hit is None or hit[0] <= self.clock():
@@ -278,9 +314,16 @@ class AuthKit:
             http = self._http or httpx.Client(timeout=self.config.http_timeout_seconds)
             self._sync_io = _SyncIO(
                 http,
-                JWKSCache(self.config, http=http, clock=self.clock, verified_cache_size=self._verified_cache_size),
+                JWKSCache(
+                    self.config,
+                    http=http,
+                    clock=self.clock,
+                    verified_cache_size=self._verified_cache_size,
+                    breaker=self.breaker,
+                ),
                 self.store,
                 SingleFlight(),
+                self.breaker,
             )
         return self._sync_io
 
@@ -288,9 +331,13 @@ class AuthKit:
         if self._async_io is None:
             http = self._async_http or httpx.AsyncClient(timeout=self.config.http_timeout_seconds)
             jwks = AsyncJWKSCache(
-                self.config, http=http, clock=self.clock, verified_cache_size=self._verified_cache_size
+                self.config,
+                http=http,
+                clock=self.clock,
+                verified_cache_size=self._verified_cache_size,
+                breaker=self.breaker,
             )
-            self._async_io = _AsyncIO(http, jwks, self.store, AsyncSingleFlight())
+            self._async_io = _AsyncIO(http, jwks, self.store, AsyncSingleFlight(), self.breaker)
         return self._async_io
 
     def close(self) -> None:
@@ -347,6 +394,18 @@ class AuthKit:
         """Async :meth:`exchange_code`."""
         return await run_async(self._exchange_code_flow(code, code_verifier, cookies, client_info), self._aio())
 
+    def validate_api_key(self, value: str) -> dict[str, Any] | None:
+        """Ask WorkOS whether ``value`` is a live API key: its ``api_key`` object, or ``None`` when it is not.
+
+        Runs through the engine's HTTP client and circuit breaker: while the circuit is open it raises
+        :class:`~authkit_core.errors.ProviderBackoffError` at once, and after a recent failure it is not retried.
+        Other failures raise as :class:`~authkit_core.errors.WorkOSAPIError` subclasses."""
+        return run_sync(self._validate_api_key_flow(value), self._sio())
+
+    async def validate_api_key_async(self, value: str) -> dict[str, Any] | None:
+        """Async :meth:`validate_api_key`."""
+        return await run_async(self._validate_api_key_flow(value), self._aio())
+
     def save_session(self, result: AuthResult, response: AuthenticationResponse, cookies: Mapping[str, str]) -> None:
         """Store a session obtained elsewhere (e.g. an email/password sign-in your app did itself)."""
         run_sync(self._save_flow(result, response, cookies), self._sio())
@@ -359,7 +418,9 @@ class AuthKit:
 
     def sign_out(self, result: AuthResult, cookies: Mapping[str, str], *, return_to: str | None = None) -> str | None:
         """End the session (store entry deleted, cookies expired on ``result``); returns WorkOS's logout URL when
-        there was a session, which the browser should be sent to."""
+        there was a session, which the browser should be sent to. ``return_to`` (where WorkOS sends the browser
+        next) is checked like every redirect target (:func:`~authkit_core.redirects.absolute_return_url`): a path
+        is put on the redirect URI's origin, an absolute URL must be on an allowed origin, else it is left out."""
         return run_sync(self._sign_out_flow(result, cookies, return_to), self._sio())
 
     async def sign_out_async(
@@ -370,7 +431,25 @@ class AuthKit:
 
     # --- flows (no I/O: every I/O is a yielded effect) -----------------------------------------------------------
 
+    def ambiguous_cookie_names(self, cookies: Mapping[str, str]) -> list[str]:
+        """The session cookie names (the cookie, its chunks) that ``cookies`` carried twice with different values
+        (a :class:`~authkit_core.cookies.CookieJar`'s ``duplicates``). Such a request is signed out: one copy may
+        be another account's, planted by a sibling subdomain, and nothing tells which is the browser's own."""
+        duplicates = getattr(cookies, "duplicates", None)
+        if not duplicates:
+            return []
+        name = self.config.cookie_name
+        return sorted(d for d in duplicates if d == name or d.startswith(name + "."))
+
     def _authenticate_flow(self, cookies: Mapping[str, str], refresh: bool = True) -> Flow[AuthResult]:
+        ambiguous = self.ambiguous_cookie_names(cookies)
+        if ambiguous:
+            logger.warning(
+                "authkit: the session cookie came twice with different values (a planted or stale copy): "
+                "the request is signed out and every copy expired"
+            )
+            expiries = [expired_cookie(self.config, name) for name in ambiguous]
+            return AuthResult(_SIGNED_OUT, cookies=expiries, reason="ambiguous_session_cookie")
         try:
             load: LoadResult = yield _Store("load", (cookies,))
         except SessionError as exc:  # storage outage: keep the cookie, serve signed out this time
@@ -435,15 +514,44 @@ class AuthKit:
         loaded = result.loaded
         assert loaded is not None
         token_hash = hashlib.sha256(loaded.session.refresh_token.encode()).hexdigest()[:32]
-        key = f"{loaded.key}:{token_hash}:{organization_id or ''}:{'x' if explicit else ''}"
+        backoff_key = f"{loaded.key}:{token_hash}"
+        key = f"{backoff_key}:{organization_id or ''}:{'x' if explicit else ''}"
+        breaker = self.breaker
+        retries = self.config.max_retries
+        if breaker is not None:
+            # an explicit refresh (a user's action: refresh_session, switch_to_organization) is held back only by an
+            # open circuit, not by its session's back-off
+            refusal = breaker.check(None if explicit else backoff_key)
+            if refusal is not None:  # held back: answered at once, the session kept
+                logger.debug("authkit: session refresh deferred (%s, %d s)", refusal.scope, refusal.retry_after)
+                held = ProviderBackoffError(
+                    f"refresh held back by the circuit breaker ({refusal.scope}); WorkOS at {self._api_host}",
+                    retry_after=refusal.retry_after,
+                )
+                result.error = TokenRefreshError.wrap(
+                    held, user_id=loaded.session.user.id, session_id=_sid(loaded.session)
+                )
+                result.retry_after = refusal.retry_after
+                return result
+            # a refresh the request can do without (its token is still valid) gets one attempt, no retries
+            retries = breaker.max_retries(retries, needed=explicit or not isinstance(result.user_info, UserInfo))
         try:
             new_loaded, new_cookies = yield _SingleFlight(
-                key, lambda: self._refresh_once_flow(loaded, organization_id, explicit)
+                key, lambda: self._refresh_leader_flow(loaded, organization_id, explicit, backoff_key, retries)
             )
             info = user_info_from_session(new_loaded.session, get_token_claims(new_loaded.session.access_token))
         except AuthKitError as exc:
             error = TokenRefreshError.wrap(exc, user_id=loaded.session.user.id, session_id=_sid(loaded.session))
-            logger.warning("authkit: session refresh failed: %s (transient: %s)", error.code, error.is_transient)
+            if isinstance(exc, WorkOSAPIError) and exc.is_transient:
+                result.retry_after = breaker.retry_after(backoff_key) if breaker is not None else None
+                logger.warning(
+                    "authkit: session refresh failed: %s (transient: True): WorkOS at %s unreachable or failing%s",
+                    error.code,
+                    self._api_host,
+                    f"; next attempt for this session in {result.retry_after} s" if result.retry_after else "",
+                )
+            else:
+                logger.warning("authkit: session refresh failed: %s (transient: %s)", error.code, error.is_transient)
             if self.on_session_refresh_error is not None:
                 yield _Callback(self.on_session_refresh_error, (error, error.is_transient))
             result.error = error
@@ -463,8 +571,27 @@ class AuthKit:
             yield _Callback(self.on_session_refresh_success, (info,))
         return result
 
+    def _refresh_leader_flow(
+        self, loaded: LoadedSession, organization_id: str | None, explicit: bool, backoff_key: str, retries: int
+    ) -> Flow[tuple[LoadedSession, list[SetCookie]]]:
+        """:meth:`_refresh_once_flow`, and its outcome told to the breaker once (not by every request that joined
+        the single-flight): a transient provider failure backs the session off, any answer clears its back-off."""
+        breaker = self.breaker
+        try:
+            outcome = yield from self._refresh_once_flow(loaded, organization_id, explicit, retries)
+        except WorkOSAPIError as exc:
+            if breaker is not None:
+                if exc.is_transient:
+                    breaker.session_failed(backoff_key, retry_after=getattr(exc, "retry_after", None))
+                else:
+                    breaker.session_done(backoff_key)
+            raise
+        if breaker is not None:
+            breaker.session_done(backoff_key)
+        return outcome
+
     def _refresh_once_flow(
-        self, loaded: LoadedSession, organization_id: str | None, explicit: bool
+        self, loaded: LoadedSession, organization_id: str | None, explicit: bool, retries: int | None = None
     ) -> Flow[tuple[LoadedSession, list[SetCookie]]]:
         """The leader's refresh: lease, re-check, grant, save (releasing the lease).
 
@@ -519,7 +646,7 @@ class AuthKit:
             key = refresh_idempotency_key(self.config.client_id, token, org) if self._server_side else None
             try:
                 response = yield from authenticate_with_refresh_token_flow(
-                    self.config, token, organization_id=org, idempotency_key=key
+                    self.config, token, organization_id=org, idempotency_key=key, max_retries=retries
                 )
             except AuthKitError as exc:
                 if exc.is_transient:
@@ -550,6 +677,19 @@ class AuthKit:
             return None
         return current
 
+    def _validate_api_key_flow(self, value: str) -> Flow[dict[str, Any] | None]:
+        breaker = self.breaker
+        retries = None
+        if breaker is not None:
+            refusal = breaker.check()
+            if refusal is not None:
+                raise ProviderBackoffError(
+                    f"API key validation held back: WorkOS at {self._api_host} is failing",
+                    retry_after=refusal.retry_after,
+                )
+            retries = breaker.max_retries(self.config.max_retries, needed=True)
+        return (yield from validate_api_key_flow(self.config, value, max_retries=retries))
+
     def _exchange_code_flow(
         self, code: str, code_verifier: str | None, cookies: Mapping[str, str], client_info: Mapping[str, str | None]
     ) -> Flow[AuthResult]:
@@ -568,7 +708,9 @@ class AuthKit:
         self, result: AuthResult, response: AuthenticationResponse, cookies: Mapping[str, str]
     ) -> Flow[None]:
         # Drop whatever session the browser had (its cookies, and its record in a server-side store) ...
-        old: LoadResult = yield _Store("load", (cookies,))
+        old = LoadResult(None)
+        if not self.ambiguous_cookie_names(cookies):  # an ambiguous cookie names no session to drop
+            old = yield _Store("load", (cookies,))
         result.add_cookies((yield _Store("delete", (old.loaded, cookies))))
         # ... and store the new one under a new handle: no session fixation.
         loaded, new_cookies = yield _Store("create", (response.to_session(),))
@@ -582,7 +724,8 @@ class AuthKit:
         result.add_cookies((yield _Store("delete", (result.loaded, cookies))))
         result.loaded, result.user_info = None, _SIGNED_OUT
         sid = _sid(session) if session is not None else None
-        return logout_url(self.config, sid, return_to) if sid else None
+        # the return URL is checked like every redirect target (WorkOS's allow-list is a second line, not the only one)
+        return logout_url(self.config, sid, absolute_return_url(self.config, return_to)) if sid else None
 
 
 def _sid(session: Session) -> str | None:

@@ -17,12 +17,14 @@ __all__ = [
     "ConfigurationError",
     "InvalidResponseError",
     "OAuthError",
+    "ProviderBackoffError",
     "ProviderUnavailableError",
     "RateLimitError",
     "SealError",
     "SessionError",
     "SessionUnavailableError",
     "SignInRequiredError",
+    "SignInUnavailableError",
     "TokenError",
     "TokenRefreshError",
     "WorkOSAPIError",
@@ -206,6 +208,17 @@ class ProviderUnavailableError(WorkOSAPIError):
     is_transient = True
 
 
+class ProviderBackoffError(ProviderUnavailableError):
+    """The call was not made: the circuit breaker holds it back after recent failures (the session's back-off,
+    or the provider-wide circuit is open). ``retry_after`` says in how many seconds it may be tried again."""
+
+    code = "provider_unavailable"
+
+    def __init__(self, message: str = "", *, retry_after: int, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
 class InvalidResponseError(WorkOSAPIError):
     """WorkOS (or a proxy in front of it) answered with a body this library cannot read (an HTML error page,
     malformed JSON, a missing field). Treated as transient: the session is kept."""
@@ -269,6 +282,28 @@ class SignInRequiredError(AuthKitError):
 
     def __init__(self, message: str = "sign-in required", *, return_pathname: str | None = None) -> None:
         self.return_pathname = return_pathname
+        super().__init__(message)
+
+
+class SignInUnavailableError(AuthKitError):
+    """Raised like :class:`SignInRequiredError` when a request that requires a session has one that cannot be
+    refreshed or verified now for a transient reason (WorkOS or the session store unreachable).
+
+    The middleware answers 503 with ``Retry-After`` (``retry_after`` seconds): a short page for a browser
+    navigation, a JSON error otherwise. The session is kept; ``cause`` is the transient error."""
+
+    code = "sign_in_unavailable"
+    is_transient = True
+
+    def __init__(
+        self,
+        message: str = "sign-in is temporarily unavailable; the session is kept",
+        *,
+        retry_after: int,
+        cause: AuthKitError | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        self.cause = cause
         super().__init__(message)
 
 

@@ -1,21 +1,26 @@
 """The HTTP effect: send one request with the shell's httpx client (sync or async).
 
 Flows yield :class:`HttpCall`; the shell's ``io`` object has an ``http`` attribute that is an ``httpx.Client``
-(sync) or ``httpx.AsyncClient`` (async). Transport failures come back into the flow as typed
-:class:`~authkit_core.errors.ProviderUnavailableError` (``timeout`` or ``network_error``), never as raw httpx
-exceptions, and their messages never carry the request body.
+(sync) or ``httpx.AsyncClient`` (async), and may have a ``breaker`` (a
+:class:`~authkit_core.breaker.CircuitBreaker`) that is told the outcome of every call. Transport failures come
+back into the flow as typed :class:`~authkit_core.errors.ProviderUnavailableError` (``timeout`` or
+``network_error``), never as raw httpx exceptions, and their messages never carry the request body.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
 
+from .breaker import is_failure_status
 from .errors import ProviderUnavailableError
 
 __all__ = ["AsyncHttpIO", "HttpCall", "SyncHttpIO", "transport_error"]
+
+logger = logging.getLogger("authkit_session")
 
 
 class SyncHttpIO(Protocol):
@@ -53,13 +58,31 @@ class HttpCall:
     def run_sync(self, io: SyncHttpIO) -> httpx.Response:
         """Send with the blocking client."""
         try:
-            return io.http.send(self.request)
+            response = io.http.send(self.request)
         except httpx.HTTPError as exc:
+            _record(io, self.request, False)
             raise transport_error(exc, self.request) from None
+        _record(io, self.request, not is_failure_status(response.status_code))
+        return response
 
     async def run_async(self, io: AsyncHttpIO) -> httpx.Response:
         """Send with the async client."""
         try:
-            return await io.http.send(self.request)
+            response = await io.http.send(self.request)
         except httpx.HTTPError as exc:
+            _record(io, self.request, False)
             raise transport_error(exc, self.request) from None
+        _record(io, self.request, not is_failure_status(response.status_code))
+        return response
+
+
+def _record(io: object, request: httpx.Request, ok: bool) -> None:
+    """Tell the shell's circuit breaker, when it has one, how a call went (and log once when that opens it)."""
+    breaker = getattr(io, "breaker", None)
+    if breaker is not None and breaker.record(ok):
+        logger.warning(
+            "authkit: %s failed %d times in a row: refreshes paused for %.0f s (the circuit breaker is open)",
+            request.url.netloc.decode("ascii", "replace"),
+            breaker.consecutive_failures,
+            breaker.open_seconds,
+        )

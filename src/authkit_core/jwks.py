@@ -34,6 +34,7 @@ import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import Key, KeyParameters, KeySet, RSAKey
 
+from .breaker import CircuitBreaker
 from .config import AuthKitConfig
 from .errors import AuthKitError, InvalidResponseError, ProviderUnavailableError
 from .flow import Flow, run_async, run_sync
@@ -277,8 +278,11 @@ class _CacheShell(Generic[_H, _L]):
         http: _H | None = None,
         clock: Callable[[], float] = time.time,
         verified_cache_size: int = 4096,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.config = config
+        #: Told the outcome of every JWKS fetch (see ``http.HttpCall``), when given: the engine's circuit breaker.
+        self.breaker = breaker
         self.state = JWKSState.from_config(config)
         self.clock = clock
         self._owns_http = http is None
@@ -342,9 +346,10 @@ class _CacheShell(Generic[_H, _L]):
 class JWKSCache(_CacheShell[httpx.Client, threading.Lock]):
     """The JWKS cache for threaded (sync) code: concurrent threads that need a fetch share one.
 
-    Constructor: ``(config, *, http=None, clock=time.time, verified_cache_size=4096)``. Tokens verified once are
-    remembered (claims until ``exp``, at most ``verified_cache_size``). ``http`` is the ``httpx.Client`` to fetch
-    with (one is created, and closed by :meth:`close`, when omitted); ``clock`` gives the current Unix time.
+    Constructor: ``(config, *, http=None, clock=time.time, verified_cache_size=4096, breaker=None)``. Tokens
+    verified once are remembered (claims until ``exp``, at most ``verified_cache_size``). ``http`` is the
+    ``httpx.Client`` to fetch with (one is created, and closed by :meth:`close`, when omitted); ``clock`` gives the
+    current Unix time; ``breaker`` (a :class:`~authkit_core.breaker.CircuitBreaker`) is told how each fetch went.
     """
 
     def _new_client(self) -> httpx.Client:
@@ -389,10 +394,10 @@ class JWKSCache(_CacheShell[httpx.Client, threading.Lock]):
 class AsyncJWKSCache(_CacheShell[httpx.AsyncClient, anyio.Lock]):
     """The JWKS cache for async code (anyio: asyncio or trio): concurrent tasks that need a fetch await one.
 
-    Constructor: ``(config, *, http=None, clock=time.time, verified_cache_size=4096)``; verified tokens are
-    remembered as in :class:`JWKSCache`. ``http`` is the ``httpx.AsyncClient`` to fetch with
-    (one is created, and closed by :meth:`aclose`, when omitted); ``clock`` gives the current Unix time. Nothing
-    on this path blocks the event loop.
+    Constructor: ``(config, *, http=None, clock=time.time, verified_cache_size=4096, breaker=None)``; verified
+    tokens are remembered as in :class:`JWKSCache`. ``http`` is the ``httpx.AsyncClient`` to fetch with (one is
+    created, and closed by :meth:`aclose`, when omitted); ``clock`` gives the current Unix time; ``breaker`` as in
+    :class:`JWKSCache`. Nothing on this path blocks the event loop.
     """
 
     def _new_client(self) -> httpx.AsyncClient:

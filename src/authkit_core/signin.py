@@ -3,31 +3,38 @@
 A sign-in starts by sealing ``{nonce, codeVerifier, returnPathname?, customState?}`` (camelCase, as authkit-nextjs
 does) with the cookie password. That sealed string is both the OAuth ``state`` sent to WorkOS and the value of the
 cookie ``wos-auth-verifier-<fnv1a32 hex of the sealed state>`` (``Max-Age=600``, ``HttpOnly``, ``SameSite=Lax``,
-``Path=/``, ``Secure`` as configured). On the callback the ``state`` in the query names the cookie to read, must
-equal its value (compared in constant time) and must unseal; only then is the code worth exchanging.
+``Path=/``, ``Secure`` as configured; after the session cookie's ``__Host-``/``__Secure-`` prefix when it has one).
+On the callback the ``state`` in the query names the cookie to read, must equal its value (compared in constant
+time) and must unseal; only then is the code worth exchanging. A browser holds at most :data:`MAX_STATE_COOKIES`
+of them (:func:`state_cookies_to_expire`), each under 4096 bytes, and only page navigations start one
+(:func:`is_navigation`).
 
-Also here, because every adapter needs the same answers: :func:`safe_return_path` (a return path is a same-origin
-path or it becomes ``/``), :func:`redirect_status` (307 for GET/HEAD, 303 otherwise) and the cache headers that
-responses carrying or depending on a session get (:func:`add_session_cache_headers`).
+Also here, because every adapter needs the same answers: :func:`redirect_status` (307 for GET/HEAD, 303 otherwise)
+and the cache headers that responses carrying or depending on a session get (:func:`add_session_cache_headers`).
+Redirect targets are checked in :mod:`authkit_core.redirects` (:func:`safe_return_path` is re-exported here).
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Unpack
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import urlsplit
 
 from .config import AuthKitConfig
 from .cookies import SetCookie
 from .errors import AuthKitError, SealError
 from .iron import seal, unseal
 from .pkce import code_challenge, generate_code_verifier, generate_nonce
+from .redirects import normalize_origin, safe_return_path
 from .workos_api import AuthorizationOptions, authorization_url
 
 __all__ = [
+    "MAX_STATE_COOKIES",
+    "MAX_STATE_COOKIE_BYTES",
     "NO_STORE_CACHE_CONTROL",
     "VERIFIER_COOKIE_MAX_AGE",
     "VERIFIER_COOKIE_PREFIX",
@@ -35,12 +42,15 @@ __all__ = [
     "SignInCallbackError",
     "SignInRequest",
     "SignInState",
+    "SignInStateTooLargeError",
     "add_session_cache_headers",
     "callback_cookies_to_expire",
     "fnv1a32",
+    "is_navigation",
     "redirect_status",
     "safe_return_path",
     "start_sign_in",
+    "state_cookies_to_expire",
     "validate_callback",
     "verifier_cookie_name",
 ]
@@ -49,15 +59,17 @@ __all__ = [
 VERIFIER_COOKIE_PREFIX = "wos-auth-verifier-"
 #: How long a sign-in may take, in seconds (the cookie's ``Max-Age`` and the sealed state's lifetime).
 VERIFIER_COOKIE_MAX_AGE = 600
+#: At most this many sign-in state cookies per browser (authkit-nextjs 4.3 caps them at 5 too).
+MAX_STATE_COOKIES = 5
+#: A state cookie's ``Set-Cookie`` value never exceeds this (every browser keeps a cookie of 4096 bytes).
+MAX_STATE_COOKIE_BYTES = 4096
 #: ``Cache-Control`` of every response that carries or depends on a session (authkit-nextjs's value).
 NO_STORE_CACHE_CONTROL = "private, no-cache, no-store, must-revalidate, max-age=0"
 
+logger = logging.getLogger("authkit_session")
+
 _FNV_OFFSET = 0x811C9DC5
 _FNV_PRIME = 0x01000193
-# C0 controls, DEL and C1 controls: browsers strip some of them (tab, newline) before parsing a URL.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-# What cannot go into a Location header as it is (HTTP headers are Latin-1 at best): spaces and non-ASCII.
-_NOT_HEADER_SAFE = re.compile(r"[^\x21-\x7e]+")
 
 
 def fnv1a32(text: str) -> str:
@@ -68,9 +80,15 @@ def fnv1a32(text: str) -> str:
     return f"{h:08x}"
 
 
-def verifier_cookie_name(state: str) -> str:
-    """The name of the cookie that holds the sealed sign-in ``state``."""
-    return VERIFIER_COOKIE_PREFIX + fnv1a32(state)
+def verifier_cookie_name(state: str, prefix: str = "") -> str:
+    """The name of the cookie that holds the sealed sign-in ``state``: ``wos-auth-verifier-<hash>``, after the
+    session cookie's ``__Host-``/``__Secure-`` ``prefix`` (:attr:`AuthKitConfig.cookie_name_prefix`), so that
+    what protects the session cookie from being planted protects the sign-in state too."""
+    return prefix + VERIFIER_COOKIE_PREFIX + fnv1a32(state)
+
+
+def _state_cookie_prefix(config: AuthKitConfig) -> str:
+    return config.cookie_name_prefix + VERIFIER_COOKIE_PREFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +99,20 @@ class SignInState:
     nonce: str = field(repr=False)
     return_pathname: str | None = None
     custom_state: str | None = None
+    #: The origin the sign-in started on, kept only when it is not the redirect URI's: the state cookie is set
+    #: there, and the callback (on the redirect URI's origin) will not receive it. Lets the callback say so.
+    origin: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The camelCase payload authkit-nextjs seals (optional keys only when set)."""
+        """The camelCase payload authkit-nextjs seals (optional keys only when set; authkit-nextjs ignores
+        ``origin``)."""
         out: dict[str, Any] = {"nonce": self.nonce, "codeVerifier": self.code_verifier}
         if self.return_pathname is not None:
             out["returnPathname"] = self.return_pathname
         if self.custom_state is not None:
             out["customState"] = self.custom_state
+        if self.origin is not None:
+            out["origin"] = self.origin
         return out
 
     @classmethod
@@ -99,12 +123,13 @@ class SignInState:
         nonce, verifier = data.get("nonce"), data.get("codeVerifier")
         if not isinstance(nonce, str) or not isinstance(verifier, str) or not nonce or not verifier:
             raise SignInCallbackError("the sign-in state has no nonce or code verifier", code="invalid_state")
-        ret, custom = data.get("returnPathname"), data.get("customState")
+        ret, custom, origin = data.get("returnPathname"), data.get("customState"), data.get("origin")
         return cls(
             code_verifier=verifier,
             nonce=nonce,
             return_pathname=ret if isinstance(ret, str) else None,
             custom_state=custom if isinstance(custom, str) else None,
+            origin=origin if isinstance(origin, str) else None,
         )
 
 
@@ -123,24 +148,84 @@ def start_sign_in(
     *,
     return_pathname: str | None = None,
     custom_state: str | None = None,
+    origin: str | None = None,
     **options: Unpack[AuthorizationOptions],
 ) -> SignInRequest:
     """Begin a sign-in: a fresh PKCE verifier and nonce sealed into the state, the AuthKit URL (``options`` as in
     :func:`~authkit_core.workos_api.authorization_url`) and the state cookie.
 
     ``return_pathname`` is passed through :func:`safe_return_path`, so a hostile value can never leave the site.
+    ``origin`` is where the sign-in starts (the request's origin); it is sealed into the state only when it is
+    not the redirect URI's, so that a callback that misses its cookie can explain why.
+
+    The state cookie never exceeds :data:`MAX_STATE_COOKIE_BYTES`: a return path too long for it is cut to its
+    path (query dropped), then to ``/``, with a warning; a ``custom_state`` too long even then raises
+    :class:`SignInStateTooLargeError`.
     """
     verifier = generate_code_verifier()
-    payload = SignInState(
-        code_verifier=verifier,
-        nonce=generate_nonce(),
-        return_pathname=None if return_pathname is None else safe_return_path(return_pathname),
-        custom_state=custom_state,
+    nonce = generate_nonce()
+    redirect_origin = normalize_origin(options.get("redirect_uri") or config.redirect_uri)
+    started_on = normalize_origin(origin) if origin else None
+    ret = None if return_pathname is None else safe_return_path(return_pathname)
+    tries = [ret] if ret is None else list(dict.fromkeys([ret, urlsplit(ret).path or "/", "/"]))
+    prefix = config.cookie_name_prefix
+    for attempt, candidate in enumerate(tries):
+        payload = SignInState(
+            code_verifier=verifier,
+            nonce=nonce,
+            return_pathname=candidate,
+            custom_state=custom_state,
+            origin=started_on if started_on != redirect_origin else None,
+        )
+        state = seal(payload.to_json(), config.cookie_passwords, ttl=VERIFIER_COOKIE_MAX_AGE)
+        cookie = _state_cookie(config, verifier_cookie_name(state, prefix), state, VERIFIER_COOKIE_MAX_AGE)
+        if len(cookie.header_value()) <= MAX_STATE_COOKIE_BYTES:
+            if attempt:
+                logger.warning(
+                    "authkit: the sign-in return path was too long for the state cookie (%d bytes at most): cut to %s",
+                    MAX_STATE_COOKIE_BYTES,
+                    "its path" if candidate != "/" else "/",
+                )
+            url = authorization_url(config, state=state, code_challenge=code_challenge(verifier), **options)
+            return SignInRequest(url=url, state=state, cookie=cookie)
+    raise SignInStateTooLargeError(
+        f"the sign-in state does not fit in a {MAX_STATE_COOKIE_BYTES}-byte cookie: the custom state is "
+        f"{len(custom_state or '')} characters; keep it short (an id you look up on success)"
     )
-    state = seal(payload.to_json(), config.cookie_passwords, ttl=VERIFIER_COOKIE_MAX_AGE)
-    url = authorization_url(config, state=state, code_challenge=code_challenge(verifier), **options)
-    cookie = _state_cookie(config, verifier_cookie_name(state), state, VERIFIER_COOKIE_MAX_AGE)
-    return SignInRequest(url=url, state=state, cookie=cookie)
+
+
+class SignInStateTooLargeError(AuthKitError):
+    """``get_sign_in_url(state=...)`` was given a custom state too large for the sign-in state cookie."""
+
+    code = "sign_in_state_too_large"
+
+
+def _seal_expiry(value: str) -> int:
+    """The expiry (ms) an iron seal carries in the clear (its sixth field); 0 when it has none."""
+    parts = value.split("*", 6)
+    return int(parts[5]) if len(parts) > 6 and parts[5].isascii() and parts[5].isdigit() else 0
+
+
+def state_cookies_to_expire(
+    config: AuthKitConfig, request_cookies: Mapping[str, str], written: Sequence[SetCookie]
+) -> list[SetCookie]:
+    """The sign-in state cookies to expire so that, after a response writing ``written``, the browser holds at
+    most :data:`MAX_STATE_COOKIES`: the request's oldest ones go first (by the expiry their seal carries), then,
+    if one response started more sign-ins than that, its own first ones. Every sign-in started in another tab
+    within the cap still completes; without a cap each signed-out page view would add ~530 bytes to every
+    request's ``Cookie`` header for 10 minutes, until servers answer 431."""
+    prefix = _state_cookie_prefix(config)
+    new = [c.name for c in written if c.name.startswith(prefix) and not c.is_deletion]
+    gone = {c.name for c in written if c.is_deletion} | set(new)
+    held = sorted(
+        ((name, value) for name, value in request_cookies.items() if name.startswith(prefix) and name not in gone),
+        key=lambda item: _seal_expiry(item[1]),
+    )
+    excess = len(held) + len(new) - MAX_STATE_COOKIES
+    if excess <= 0:
+        return []
+    names = [name for name, _ in held] + new
+    return [_state_cookie(config, name, "", 0) for name in names[:excess]]
 
 
 def _state_cookie(config: AuthKitConfig, name: str, value: str, max_age: int) -> SetCookie:
@@ -198,8 +283,18 @@ def validate_callback(config: AuthKitConfig, query: Mapping[str, str], cookies: 
         raise SignInCallbackError("the callback has no state", code="missing_state")
     if not code:
         raise SignInCallbackError("the callback has no code", code="missing_code")
-    stored = cookies.get(verifier_cookie_name(state))
+    stored = cookies.get(verifier_cookie_name(state, config.cookie_name_prefix))
     if not stored:
+        started_on = _started_on(config, state)
+        if started_on is not None:
+            callback = normalize_origin(config.redirect_uri) or config.redirect_uri
+            raise SignInCallbackError(
+                f"the sign-in started on {started_on} but came back to {callback} (the redirect URI), so the "
+                f"sign-in cookie set on {started_on} was not sent: browse the app at {callback}, or set "
+                f"WORKOS_REDIRECT_URI to {started_on}{urlsplit(config.redirect_uri).path} (and register it with "
+                "WorkOS)",
+                code="redirect_uri_mismatch",
+            )
         raise SignInCallbackError(
             "the sign-in cookie is missing (it expired, or the sign-in started in another browser)",
             code="missing_verifier_cookie",
@@ -218,39 +313,48 @@ def validate_callback(config: AuthKitConfig, query: Mapping[str, str], cookies: 
     )
 
 
+def _started_on(config: AuthKitConfig, state: str) -> str | None:
+    """The origin sealed into ``state`` when the sign-in started somewhere else than the redirect URI's origin."""
+    try:
+        return SignInState.from_json(unseal(state, config.cookie_passwords)).origin
+    except AuthKitError:
+        return None
+
+
 def callback_cookies_to_expire(config: AuthKitConfig, query: Mapping[str, str]) -> list[SetCookie]:
     """The state cookie a callback response must expire (on success and on failure alike)."""
     state = query.get("state")
     if not state:
         return []
-    return [_state_cookie(config, verifier_cookie_name(state), "", 0)]
+    return [_state_cookie(config, verifier_cookie_name(state, config.cookie_name_prefix), "", 0)]
 
 
-def safe_return_path(value: str | None, default: str = "/") -> str:
-    """``value`` when it is a path on this site, else ``default``.
+def is_navigation(headers: Mapping[str, str]) -> bool:
+    """Whether a request (its lower-case ``headers``) is a browser loading a page, which a sign-in redirect (and
+    its state cookie) suits; anything else (``fetch``, an image, a script, a prefetch, an API client) that needs a
+    session gets 401 and no cookie.
 
-    Refused: anything not starting with a single ``/`` (``//evil.example``, ``https:evil``, ``evil``), backslashes
-    (``/\\evil``, which browsers read as ``//evil``), control characters, and values that only look safe before
-    percent-decoding (``/%2F%2Fevil``, ``%2F%2Fevil``, ``/%5Cevil``). Spaces and non-ASCII characters of an
-    accepted path are percent-encoded (UTF-8), so it can always be sent as a ``Location`` header.
-    """
-    if not isinstance(value, str) or not value:
-        return default
-    candidates = [value]
-    decoded = value
-    for _ in range(3):  # a few rounds catch double encoding; more is not needed for a same-origin check
-        decoded = unquote(decoded)
-        candidates.append(decoded)
-    for text in candidates:
-        if not text.startswith("/") or text.startswith("//") or "\\" in text or _CONTROL.search(text):
-            return default
-        parts = urlsplit(text)
-        if parts.scheme or parts.netloc:
-            return default
-    try:
-        return _NOT_HEADER_SAFE.sub(lambda match: quote(match.group(0), safe=""), value)
-    except UnicodeEncodeError:  # a lone surrogate: not a path a browser could have asked for
-        return default
+    ``Sec-Fetch-Mode`` decides when present (``navigate``, unless ``Sec-Purpose``/``Purpose`` says prefetch);
+    else ``Sec-Fetch-Dest`` (``document``, ``iframe``, ``frame``); else ``Accept`` naming ``text/html`` (or
+    XHTML). A request with none of these headers (an old client, a script following redirects) counts as a
+    navigation; one whose ``Accept`` names only other types (``*/*``, JSON, images ...) or that says
+    ``X-Requested-With`` does not."""
+    purpose = headers.get("sec-purpose") or headers.get("purpose") or ""
+    if "prefetch" in purpose.lower():
+        return False
+    mode = headers.get("sec-fetch-mode")
+    if mode:
+        return mode.strip().lower() == "navigate"
+    dest = headers.get("sec-fetch-dest")
+    if dest:
+        return dest.strip().lower() in ("document", "iframe", "frame")
+    if headers.get("x-requested-with"):
+        return False
+    accept = headers.get("accept")
+    if accept is None or not accept.strip():
+        return True
+    accept = accept.lower()
+    return "text/html" in accept or "application/xhtml+xml" in accept
 
 
 def redirect_status(method: str) -> int:

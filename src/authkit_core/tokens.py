@@ -168,18 +168,26 @@ def token_kid(token: str) -> str | None:
     return parse_token(token).kid
 
 
+#: The latest plausible time claim (9999-12-31T23:59:59Z); later ones, infinity and NaN are not usable times.
+MAX_TIMESTAMP = 253_402_300_799.0
+
+
 def _number(value: object) -> float | None:
-    """``value`` as a float, or ``None`` when it is not a usable number (a bool, a string, an integer too large
-    for a float)."""
+    """A time claim (``exp``, ``iat``, ``nbf``) as a float, or ``None`` when it is not a usable time: a bool, a
+    string, an integer too large for a float, infinity or NaN (``1e400`` parses as infinity), or a value outside
+    ``0 .. MAX_TIMESTAMP``. An ``exp`` that is ``None`` here never counts as "not expired"."""
     kind = type(value)
     if kind is float:
-        return value  # type: ignore[return-value]
-    if kind is not int and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        number: float = value  # type: ignore[assignment]
+    elif kind is not int and (isinstance(value, bool) or not isinstance(value, (int, float))):
         return None
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except OverflowError:
-        return None
+    else:
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except OverflowError:
+            return None
+    # a NaN fails both comparisons; infinities fail one
+    return number if 0.0 <= number <= MAX_TIMESTAMP else None
 
 
 def is_expired(claims: Mapping[str, Any], *, now: float, leeway: float = 0) -> bool:
@@ -234,14 +242,14 @@ def verify_access_token(
         now = time.time()
     exp = _number(claims.get("exp"))
     if exp is None:
-        raise TokenError("the token has no numeric exp claim", code="invalid_token")
+        raise TokenError("the token has no usable exp claim (a finite time up to year 9999)", code="invalid_token")
     if not now < exp + leeway:  # is_expired
         raise TokenError("the token has expired", code="token_expired")
     for name in _NOT_BEFORE_CLAIMS:
         if name in claims:
             value = _number(claims[name])
             if value is None:
-                raise TokenError(f"the token's {name} claim is not a number", code="invalid_token")
+                raise TokenError(f"the token's {name} claim is not a usable time", code="invalid_token")
             if not value <= now + leeway:
                 raise TokenError(f"the token's {name} is in the future", code="token_not_yet_valid")
     if issuer is not None and claims.get("iss") != issuer:

@@ -500,8 +500,14 @@ def call_flow(
         yield Sleep(delay)
 
 
-def _request_flow(config: AuthKitConfig, request: httpx.Request, parse: Callable[[dict[str, Any]], T]) -> Flow[T]:
-    response = yield from call_flow(request, max_retries=config.max_retries)
+def _request_flow(
+    config: AuthKitConfig,
+    request: httpx.Request,
+    parse: Callable[[dict[str, Any]], T],
+    max_retries: int | None = None,
+) -> Flow[T]:
+    retries = config.max_retries if max_retries is None else max_retries
+    response = yield from call_flow(request, max_retries=retries)
     return parse_json_response(response, parse)
 
 
@@ -519,14 +525,16 @@ def authenticate_with_refresh_token_flow(
     organization_id: str | None = None,
     *,
     idempotency_key: str | None = None,
+    max_retries: int | None = None,
     **options: Unpack[ClientMetadata],
 ) -> Flow[AuthenticationResponse]:
     """Trade a refresh token (which then stops working) for new tokens, optionally in ``organization_id``
-    (``idempotency_key``: see :func:`authenticate_with_refresh_token_request`)."""
+    (``idempotency_key``: see :func:`authenticate_with_refresh_token_request`; ``max_retries`` overrides the
+    configuration's)."""
     request = authenticate_with_refresh_token_request(
         config, refresh_token, organization_id, idempotency_key=idempotency_key, **options
     )
-    return (yield from _request_flow(config, request, AuthenticationResponse.from_api))
+    return (yield from _request_flow(config, request, AuthenticationResponse.from_api, max_retries))
 
 
 def _api_key_result(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -540,9 +548,13 @@ def _api_key_result(body: dict[str, Any]) -> dict[str, Any] | None:
     return api_key
 
 
-def validate_api_key_flow(config: AuthKitConfig, value: str) -> Flow[dict[str, Any] | None]:
-    """Ask WorkOS about an API key: its description (``api_key`` object) when valid, ``None`` when not."""
-    return (yield from _request_flow(config, validate_api_key_request(config, value), _api_key_result))
+def validate_api_key_flow(
+    config: AuthKitConfig, value: str, *, max_retries: int | None = None
+) -> Flow[dict[str, Any] | None]:
+    """Ask WorkOS about an API key: its description (``api_key`` object) when valid, ``None`` when not
+    (``max_retries`` overrides the configuration's)."""
+    request = validate_api_key_request(config, value)
+    return (yield from _request_flow(config, request, _api_key_result, max_retries))
 
 
 def _jwks_result(body: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ middleware, with the same routes:
 from __future__ import annotations
 
 import logging
+import re
 import time
 from http.cookies import SimpleCookie
 from typing import Any
@@ -26,8 +27,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
+from tests.conftest import PAGE
 
 from authkit_core.engine import AuthKit
+from authkit_core.errors import ConfigurationError
 from authkit_core.signin import NO_STORE_CACHE_CONTROL, VERIFIER_COOKIE_PREFIX
 
 ALICE = "alice@example.com"
@@ -49,7 +52,7 @@ class Site:
         return self.switch.app
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, follow_redirects=False, timeout=10)
+        return httpx.Client(base_url=self.base_url, headers=PAGE, follow_redirects=False, timeout=10)
 
 
 def set_cookies(response: httpx.Response) -> dict[str, dict[str, str]]:
@@ -336,6 +339,47 @@ class Scenarios:
             assert query_of(join.headers["location"])["screen_hint"] == ["sign-up"]
             assert "screen_hint" not in query_of(client.get("/other").headers["location"])
 
+    def test_middleware_auth_with_path_patterns(self, site: Site) -> None:
+        # authkit-nextjs's path-to-regexp patterns; the paths below answer as authkit-nextjs 4.3 answers them
+        site.mount(
+            middleware_auth=True,
+            unauthenticated_paths=["/blog/:path*", "/docs/:slug", "/api/(.*)"],
+            sign_up_paths=["/join/:rest*"],
+        )
+        public = ["/blog", "/blog/", "/blog/2024/hello", "/docs/intro", "/docs/intro/", "/docs/caf%C3%A9", "/api/"]
+        public += ["/api/v1/users", "/api/a%2Fb"]
+        # "/docs/a%2Fb" is the path /docs/a/b the app routes on: two segments, so not /docs/:slug
+        protected = ["/", "/blogs", "/Blog/x", "/docs", "/docs/a/b", "/docs/a%2Fb", "/api", "/apix/y", "/dashboard"]
+        with site.client() as client:
+            for path in public:  # the app answers (404, or Starlette's redirect of "/api/" to "/api")
+                answer = client.get(path)
+                assert "redirect_uri" not in query_of(answer.headers.get("location", "")), path
+                assert not verifier_cookies(answer), path
+            for path in protected:
+                answer = client.get(path)
+                assert answer.status_code == 307, path
+                assert "redirect_uri" in query_of(answer.headers["location"]), path
+                assert "screen_hint=sign-up" not in answer.headers["location"], path
+            for path in ["/join", "/join/", "/join/team", "/join/team/42"]:
+                answer = client.get(path)
+                assert answer.status_code == 307, path
+                assert query_of(answer.headers["location"])["screen_hint"] == ["sign-up"], path
+            for path in ["/joined", "/Join/team"]:
+                assert "screen_hint" not in query_of(client.get(path).headers["location"]), path
+            sign_in(client, start="/docs/a/b")
+            assert client.get("/docs/a/b").status_code == 404  # signed in: the app answers
+
+    def test_path_patterns_are_checked_at_start_up(self, site: Site) -> None:
+        for option, pattern in [
+            ("unauthenticated_paths", "/docs/:"),
+            ("unauthenticated_paths", "/api/(.*"),
+            ("sign_up_paths", "/join/(a(b))"),
+            ("sign_up_paths", "https://example.com/join/:rest*"),
+        ]:
+            with pytest.raises(ConfigurationError, match=re.escape(repr(pattern))) as raised:
+                site.mount(middleware_auth=True, **{option: [pattern]})
+            assert raised.value.variable == option
+
     def test_sign_in_and_sign_up_urls_set_the_state_cookie(self, site: Site) -> None:
         site.mount()
         with site.client() as client:
@@ -351,6 +395,7 @@ class Scenarios:
             assert len(verifier_cookies(up)) == 1
 
     def test_redirect_uri_option_moves_the_callback(self, site: Site) -> None:
+        site.emulator.register_redirect_uri(site.base_url + "/auth/done")  # the emulator accepts registered URIs only
         site.mount(redirect_uri=site.base_url + "/auth/done")
         with site.client() as client:
             first = client.get("/protected")
@@ -454,13 +499,14 @@ class Scenarios:
         with site.client() as client:
             sign_in(client)
             sid = client.get("/").json()["sid"]
-            response = client.get("/sign-out", params={"return_to": "http://127.0.0.1/bye"})
+            response = client.get("/sign-out", params={"return_to": "/bye"})
             assert response.status_code == 307
             assert "still here" not in response.text
             location = response.headers["location"]
             assert location.startswith(site.emulator.base_url + "/user_management/sessions/logout?")
             assert query_of(location)["session_id"] == [sid]
-            assert query_of(location)["return_to"] == ["http://127.0.0.1/bye"]
+            # a path is put on the app's origin (the redirect URI's) for WorkOS, which wants an absolute URL
+            assert query_of(location)["return_to"] == [site.base_url + "/bye"]
             assert set_cookies(response)[SESSION]["max-age"] == "0"
             assert_no_store(response)
             assert client.get("/").json()["email"] is None

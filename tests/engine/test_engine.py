@@ -170,6 +170,9 @@ def test_transient_failure_keeps_session_and_serves_valid_token(kit: AuthKit, wo
     assert isinstance(result.error, TokenRefreshError) and result.error.is_transient
     assert all(not c.is_deletion for c in result.cookies)
     workos_emulator.clear_faults()
+    held = kit.authenticate(apply_cookies(jar, result.cookies))  # backed off: served at once, no new attempt
+    assert not held.refreshed and held.error is not None and held.error.code == "provider_unavailable"
+    _pass_backoff(kit)
     recovered = kit.authenticate(apply_cookies(jar, result.cookies))
     assert recovered.refreshed and isinstance(recovered.user_info, UserInfo)
 
@@ -188,7 +191,9 @@ def test_transient_failure_with_expired_token_keeps_cookie(
     assert isinstance(result.user_info, NoUserInfo)
     assert result.error is not None and result.error.is_transient
     assert all(not c.is_deletion for c in result.cookies)
+    assert result.retry_after == 5  # the session's first back-off
     workos_emulator.clear_faults()
+    _pass_backoff(kit)
     assert isinstance(kit.authenticate(jar).user_info, UserInfo)
 
 
@@ -277,6 +282,13 @@ def test_token_for_another_user_is_rejected(config: Any, workos_emulator: Any) -
     assert isinstance(result.user_info, NoUserInfo)
     assert result.reason == "subject_mismatch"
     assert any(c.name == name and c.is_deletion for c in result.cookies)
+
+
+def _pass_backoff(kit: AuthKit) -> None:
+    """Move the breaker's clock past any back-off (a transient failure holds the session back for a while)."""
+    assert kit.breaker is not None
+    now = kit.breaker.clock
+    kit.breaker.clock = lambda: now() + 600
 
 
 def _fields(config: Any) -> dict[str, Any]:

@@ -37,6 +37,7 @@ if str(ROOT) not in sys.path:  # the examples live beside src/, not in the insta
     sys.path.insert(0, str(ROOT))
 
 from examples.refresh_session import add_example_world, asgi_app, wsgi_app  # noqa: E402
+from tests.conftest import PAGE  # noqa: E402
 
 EXAMPLE_DIR = ROOT / "examples" / "refresh_session"
 SESSION = "wos-session"
@@ -121,7 +122,7 @@ class Site:
         # No keep-alive: uvicorn closes the connection after an app error (its 500 was sent), which would reset
         # the next request of a pooled connection; a browser retries there, httpx does not.
         limits = httpx.Limits(max_keepalive_connections=0)
-        return httpx.Client(base_url=self.base_url, follow_redirects=False, timeout=10, limits=limits)
+        return httpx.Client(base_url=self.base_url, headers=PAGE, follow_redirects=False, timeout=10, limits=limits)
 
     def session_in(self, client: httpx.Client) -> Any:
         """The session sealed in the client's ``wos-session`` cookie."""
@@ -511,7 +512,7 @@ def test_each_app_runs_standalone_against_the_bundled_emulator(module: str) -> N
     )
     try:
         wait_for(port, proc=proc)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=PAGE, timeout=10) as client:
             assert client.get("/refresh-user-data").json() == {"error": "Not authenticated"}
             start = client.get("/dashboard", follow_redirects=False)
             assert start.status_code == 307

@@ -10,8 +10,21 @@ import httpx
 import pytest
 
 from authkit_adapters.starlette import require_user
+from authkit_core.engine import AuthKit
 
-from .conftest import ALICE, BOB, HTML, JSON, Served, authorize, query_of, serve_asgi, set_cookies, sign_in
+from .conftest import (
+    ALICE,
+    BOB,
+    HTML,
+    JSON,
+    Served,
+    authorize,
+    free_port,
+    query_of,
+    serve_asgi,
+    set_cookies,
+    sign_in,
+)
 
 
 def fastapi_app(kit: Any) -> Any:
@@ -86,6 +99,34 @@ def test_signed_out_api_request_gets_401(site: Served) -> None:
         assert client.get("/admin", headers=JSON).status_code == 401
         navigate = client.get("/admin", headers={"Accept": "*/*", "Sec-Fetch-Mode": "navigate"})
         assert navigate.status_code == 307
+
+
+def test_workos_unreachable_with_a_kept_session_answers_503(
+    site: Served, make_app: Callable[[Any], Any], workos_emulator_server: Any
+) -> None:
+    """Issue item 8 through the framework helpers: the session exists, but WorkOS cannot be reached to verify or
+    refresh it (here: a fresh engine pointed at a closed port, so it has no signing keys yet)."""
+    with site.browser() as client:
+        sign_in(client, "/account")
+        cookies = dict(client.cookies)
+        down = AuthKit(workos_emulator_server.config(redirect_uri=site.base_url + "/callback", api_port=free_port()))
+        site.switch.app = make_app(down)
+        try:
+            page = client.get("/account")
+            assert page.status_code == 503 and "Retry-After" in page.headers
+            assert "temporarily unavailable" in page.text and "location" not in page.headers
+            assert page.headers["content-type"].startswith("text/html")  # the middleware's page
+            api = client.get("/admin", headers=JSON)
+            assert api.status_code == 503 and api.json()["code"] == "sign_in_unavailable"
+            assert "set-cookie" not in page.headers and "set-cookie" not in api.headers  # nothing deleted
+            assert dict(client.cookies) == cookies
+        finally:
+            down.close()
+
+
+@pytest.fixture
+def make_app(request: pytest.FixtureRequest, site: Served) -> Callable[[Any], Any]:
+    return EXAMPLES[request.node.callspec.params["site"]][0]
 
 
 def test_admin_passes_permission_and_role_checks(site: Served) -> None:

@@ -40,10 +40,12 @@ import httpx
 import pytest
 import sqlalchemy
 import uvicorn
+from tests.conftest import PAGE
 
 from authkit_adapters import _core
 from authkit_adapters import asgi as authkit_asgi
 from authkit_adapters import wsgi as authkit_wsgi
+from authkit_core.breaker import CircuitBreaker
 from authkit_core.engine import AuthKit
 from authkit_core.errors import TokenRefreshError
 from authkit_core.models import NoUserInfo, UserInfo
@@ -234,8 +236,25 @@ def serve_wsgi(switch: Switch) -> Iterator[str]:
     thread.join(10)
 
 
+class ManualClock:
+    """A monotonic clock that moves only when told: the circuit breaker's, so back-offs pass without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward."""
+        self.now += seconds
+
+
 class Site:
-    """A served app of one face: mount a middleware around the test app, open clients."""
+    """A served app of one face: mount a middleware around the test app, open clients.
+
+    Its engines' circuit breakers run on :attr:`breaker_clock` (a :class:`ManualClock`): a session backed off
+    after a transient failure stays backed off until the test calls :meth:`pass_backoff`."""
 
     def __init__(self, face: str, switch: Switch, base_url: str, emulator: Any) -> None:
         self.face = face
@@ -243,6 +262,11 @@ class Site:
         self.base_url = base_url
         self.emulator = emulator
         self.kits: list[AuthKit] = []
+        self.breaker_clock = ManualClock()
+
+    def pass_backoff(self, seconds: float = 600.0) -> None:
+        """Let every back-off and open circuit window pass (the breakers' clock jumps ``seconds`` ahead)."""
+        self.breaker_clock.advance(seconds)
 
     def kit(
         self,
@@ -251,10 +275,12 @@ class Site:
         clock: Callable[[], float] = time.time,
         lease_seconds: float = 30.0,
         lease_wait_seconds: float = 10.0,
+        breaker: CircuitBreaker | bool | None = None,
         **overrides: Any,
     ) -> AuthKit:
         """A fresh engine against the emulator, with quick retries unless ``overrides`` (configuration fields)
-        say otherwise."""
+        say otherwise, and a default circuit breaker on :attr:`breaker_clock` unless ``breaker`` is given
+        (``False``: none)."""
         settings: dict[str, Any] = {"redirect_uri": self.base_url + "/callback", "max_retries": 1}
         settings.update(overrides)
         kit = AuthKit(
@@ -263,6 +289,7 @@ class Site:
             clock=clock,
             lease_seconds=lease_seconds,
             lease_wait_seconds=lease_wait_seconds,
+            breaker=CircuitBreaker(clock=self.breaker_clock) if breaker is None else breaker,
         )
         self.kits.append(kit)
         return kit
@@ -278,6 +305,7 @@ class Site:
 
     def client(self, **kwargs: Any) -> httpx.Client:
         """A browser-like client (cookie jar, no redirects followed)."""
+        kwargs.setdefault("headers", PAGE)
         return httpx.Client(base_url=self.base_url, follow_redirects=False, timeout=30, **kwargs)
 
 

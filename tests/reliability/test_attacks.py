@@ -278,20 +278,21 @@ def test_non_utf8_cookie_bytes_are_signed_out(site: Site, header: bytes) -> None
         assert response.status_code == 200 and response.json()["email"] is None
 
 
-def test_duplicate_cookie_names_first_wins(site: Site) -> None:
-    """Browsers send the most specific cookie first; the first one wins, as in Starlette and Django. A planted
-    garbage cookie in front (cookie tossing from a sibling subdomain) signs that request out: use a ``__Host-``
-    cookie name to rule that out (``docs/security.md``)."""
+def test_duplicate_cookie_names_are_ambiguous(site: Site) -> None:
+    """A session cookie sent twice with two values (cookie tossing from a sibling subdomain, or a stale copy) is
+    never resolved by picking one: signed out, every copy expired, whichever comes first (``docs/security.md``)."""
     site.mount()
     with site.client() as client:
         sign_in(client)
         genuine = client.cookies[SESSION]
     with site.client() as browser:
         count("attacks", 2)
-        response = browser.get("/", headers={"Cookie": f"{SESSION}={genuine}; {SESSION}=garbage"})
-        assert response.json()["email"] == ALICE
-        response = browser.get("/", headers={"Cookie": f"{SESSION}=garbage; {SESSION}={genuine}"})
-        assert response.status_code == 200 and response.json()["email"] is None
+        for header in (f"{SESSION}={genuine}; {SESSION}=garbage", f"{SESSION}=garbage; {SESSION}={genuine}"):
+            response = browser.get("/", headers={"Cookie": header})
+            assert response.status_code == 200 and response.json()["email"] is None
+            assert response.json()["reason"] == "ambiguous_session_cookie"
+        # the same value twice is no ambiguity
+        assert browser.get("/", headers={"Cookie": f"{SESSION}={genuine}; {SESSION}={genuine}"}).json()["email"]
 
 
 # --- tokens -----------------------------------------------------------------------------------------------------

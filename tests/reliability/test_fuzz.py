@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from authkit_core.storage.sql import SQLSessionStore
 from .conftest import SESSION, asgi_app, count, wsgi_app
 
 PASSWORDS = {"1": "fuzzing-cookie-password-0123456789-abcdefghij"}
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -322,3 +324,34 @@ def test_any_callback_query_is_a_400_page(app: App, query: dict[str, str], cooki
     assert status == 400, body[:300]
     assert b"Sign-in failed" in body
     assert not any(n == "set-cookie" and v.startswith(SESSION + "=") and "Max-Age=0" not in v for n, v in headers)
+
+
+# --- every value that reaches a Location or Set-Cookie header ------------------------------------------------------
+
+_HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
+
+
+def check_headers_safe(app: App, status: int, answer: Any) -> None:
+    """Never a 5xx; every header value printable ASCII (no CR/LF: nothing injected); a ``Location`` on the site
+    or at the provider (the sign-in and logout URLs)."""
+    headers, body = answer
+    assert status < 500, body[:300]
+    for name, value in headers:
+        assert _HEADER_VALUE.fullmatch(value), (name, value)
+        if name == "location":
+            on_site = value.startswith("/") and not value.startswith("//")
+            assert on_site or value.startswith(app.kit.config.api_base_url + "/"), value
+
+
+@FUZZ
+@given(st.text(max_size=300), st.sampled_from(["/sign-out", "/sign-in-url", "/protected"]))
+def test_any_return_to_gives_safe_headers(app: App, return_to: str, path: str) -> None:
+    count("fuzz_examples")
+    query = urlencode({"return_to": return_to}) if path != "/protected" else urlencode({"q": return_to})
+    check_headers_safe(app, *app.via_asgi([(b"accept", b"text/html")], path=path, query=query.encode()))
+    status, answer = app.via_wsgi(None, path=path, query=query)
+    check_headers_safe(app, status, answer)
+    if path == "/sign-in-url":
+        assert status == 200
+        url = json.loads(answer[1])["url"]
+        assert url.isascii() and not _CONTROL_CHARACTER.search(url)

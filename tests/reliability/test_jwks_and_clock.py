@@ -51,7 +51,9 @@ def test_jwks_down_at_start_up(site: Site) -> None:
             response, body = whoami(client)
             assert body["email"] is None and body["error"] == "server_error"
             assert not expires_session(response)
-        assert client.get("/protected").status_code == 307
+        protected = client.get("/protected")  # the session is kept: 503, not a sign-in redirect
+        assert protected.status_code == 503 and "Retry-After" in protected.headers
+        assert not expires_session(protected)
         site.emulator.clear_faults()
         time.sleep(1.1)  # the cooldown after a failed fetch
         _, body = whoami(client)

@@ -4,8 +4,10 @@ Each fault is injected on the refresh grant of a signed-in session (ASGI under u
 ``wsgiref``, cookie store). For each one the suite checks the classification the user ends up with:
 
 * transient (5xx, 429, timeouts, dropped or refused connections, bodies that do not parse): the session
-  survives. A still-valid access token keeps serving the user; an expired one makes that one request signed out
-  (never an error page, never an expired cookie), and the next request after the fault refreshes and signs in;
+  survives. A still-valid access token keeps serving the user (the refresh is tried once, without retries); an
+  expired one makes that request signed out and a protected page answer 503 (never a redirect to an unreachable
+  sign-in, never an expired cookie). The session is then backed off (the circuit breaker): the next requests are
+  answered at once without calling WorkOS, and the first request after the back-off refreshes and signs in;
 * a fault the retry absorbs (one failed attempt) is invisible;
 * terminal (``invalid_grant``, an authentication step required, a 4xx that is not WorkOS's JSON): the session
   ends cleanly: cookie expired, ``reason`` set, a protected page redirects to sign-in;
@@ -100,34 +102,41 @@ def test_transient_fault_with_a_valid_token_keeps_the_user_signed_in(
 ) -> None:
     with signed_in_site(site) as client:
         before = client.cookies[SESSION]
-        site.emulator.inject_fault(AUTHENTICATE, method="POST", count=2, **fault)  # both attempts fail
-        count("faults", 2)
+        grants = site.emulator.grant_count("refresh_token")
+        site.emulator.inject_fault(AUTHENTICATE, method="POST", count=2, **fault)
+        count("faults")
         response, body = whoami(client)
         assert body["email"] == ALICE  # served with the still-valid access token
         assert body["error"] == code
+        assert site.emulator.grant_count("refresh_token") == grants + 1  # one attempt: no retry for a valid token
         assert not expires_session(response)
         assert client.cookies[SESSION] == before
         site.emulator.clear_faults()
+        response, body = whoami(client)  # backed off: served at once, WorkOS not asked
+        assert body["email"] == ALICE and body["error"] == "provider_unavailable"
+        assert site.emulator.grant_count("refresh_token") == grants + 1
+        site.pass_backoff()
         response, body = whoami(client)
         assert body["email"] == ALICE and body["error"] is None
         assert set_cookies(response)[SESSION]["value"] != before  # refreshed and written back
 
 
 @pytest.mark.parametrize(("name", "fault", "code"), TRANSIENT, ids=[t[0] for t in TRANSIENT])
-def test_transient_fault_with_an_expired_token_signs_out_one_request_only(
+def test_transient_fault_with_an_expired_token_keeps_the_session(
     site: Site, name: str, fault: dict[str, Any], code: str
 ) -> None:
     with signed_in_site(site) as client:
         expire_access_token(site, client)
-        site.emulator.inject_fault(AUTHENTICATE, method="POST", count=4, **fault)  # two requests, two attempts
-        count("faults", 4)
+        site.emulator.inject_fault(AUTHENTICATE, method="POST", count=4, **fault)
+        count("faults", 2)
         response, body = whoami(client)
         assert body["email"] is None and body["error"] == code
         assert not expires_session(response)
-        protected = client.get("/protected")  # a protected page asks to sign in, it does not fail
-        assert protected.status_code == 307
+        protected = client.get("/protected")  # a protected page answers 503: sign-in is unreachable too
+        assert protected.status_code == 503 and "Retry-After" in protected.headers
         assert not expires_session(protected)
         site.emulator.clear_faults()
+        site.pass_backoff()
         response, body = whoami(client)
         assert body["email"] == ALICE and body["error"] is None
         assert SESSION in set_cookies(response)
@@ -180,6 +189,7 @@ def test_connection_refused_then_restored(site: Site) -> None:
         assert body["email"] is None and body["error"] == "network_error"
         assert not expires_session(response)
         gate.open()
+        site.pass_backoff()
         _, body = whoami(client)
         assert body["email"] == ALICE and body["error"] is None
 
@@ -202,6 +212,7 @@ def test_answer_lost_after_the_grant_was_processed(site: Site, store: str) -> No
         grants = [r for r in site.emulator.requests[start:] if r.grant_type == "refresh_token"]
         wait_until(lambda: all(r.status is not None for r in grants), 10, "the slow grants to be processed")
         assert grants[0].status == 200  # processed: the token was rotated, the answer went nowhere
+        site.pass_backoff()
         if store == "cookie":
             assert_ended(client, "invalid_grant")
             count("sessions_lost_by_design")

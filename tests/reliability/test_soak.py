@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import sqlalchemy
+from tests.conftest import PAGE
 
 from authkit_core.storage.sql import SQLSessionStore
 from conftest import require_postgres
@@ -140,7 +141,7 @@ def test_soak(workos_emulator: Any, soak_store: tuple[str, str], tmp_path: Path)
 def sign_in_browser(email: str, base: str) -> Browser:
     """A browser signed in through one worker (the emulator sends it to the configured redirect URI, whose path
     any worker serves)."""
-    client = httpx.Client(follow_redirects=False, timeout=30)
+    client = httpx.Client(headers=PAGE, follow_redirects=False, timeout=30)
     first = client.get(base + "/protected")
     assert first.status_code == 307, first.text
     callback = urlsplit(authorize(first.headers["location"], email))

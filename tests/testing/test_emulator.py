@@ -157,6 +157,7 @@ def test_login_hint_is_case_insensitive_and_redirect_keeps_query(
 ) -> None:
     params = authorize_params(workos_emulator, "v" * 43, login_hint="Bob@Example.com")
     params["redirect_uri"] = "http://127.0.0.1:8000/callback?next=%2Fhome"
+    workos_emulator.register_redirect_uri(params["redirect_uri"])  # the query counts when matching
     r = client.get("/user_management/authorize", params=params)
     assert r.status_code == 302
     location = httpx.URL(r.headers["location"])
@@ -169,7 +170,7 @@ def test_login_hint_is_case_insensitive_and_redirect_keeps_query(
     [
         ({"client_id": None}, "invalid_request"),
         ({"client_id": "client_other"}, "invalid_client"),
-        ({"redirect_uri": None}, "invalid_request"),
+        ({"redirect_uri": "/callback"}, "invalid_request"),
         ({"response_type": "token"}, "unsupported_response_type"),
         ({"code_challenge_method": "plain"}, "invalid_request"),
         ({"provider": None}, "invalid_request"),
@@ -742,6 +743,189 @@ def test_config_points_at_server(workos_emulator_server: EmulatorServer, workos_
     assert workos_emulator_server.config().api_port == workos_emulator_server.port
 
 
+# ------------------------------------------------------------------------------------- registered URIs
+
+
+@pytest.fixture(scope="module")
+def own_server() -> Iterator[EmulatorServer]:
+    """An emulator of this module's own: registrations made by other tests (they survive ``reset()``) cannot make
+    a URI these tests expect refused look registered. Each test uses its own URIs."""
+    with EmulatorServer(Emulator()) as server:
+        yield server
+
+
+@pytest.fixture
+def own(own_server: EmulatorServer) -> Iterator[tuple[Emulator, httpx.Client]]:
+    own_server.emulator.reset()
+    with httpx.Client(base_url=own_server.base_url, timeout=5) as c:
+        yield own_server.emulator, c
+
+
+def authorize_to(c: httpx.Client, emu: Emulator, redirect_uri: str | None) -> httpx.Response:
+    params = authorize_params(emu, "v" * 43, login_hint="alice@example.com")
+    if redirect_uri is None:
+        del params["redirect_uri"]
+    else:
+        params["redirect_uri"] = redirect_uri
+    return c.get("/user_management/authorize", params=params)
+
+
+def logout_to(c: httpx.Client, emu: Emulator, return_to: str | None) -> httpx.Response:
+    emu.issue_session("user_bob")
+    sid = emu.sessions()[-1]["id"]
+    params = {"session_id": sid} if return_to is None else {"session_id": sid, "return_to": return_to}
+    r = c.get("/user_management/sessions/logout", params=params)
+    assert emu.sessions()[-1]["active"] is False  # the session ends whatever the answer
+    return r
+
+
+@pytest.mark.parametrize(
+    ("uri", "hint"),
+    [
+        ("http://127.0.0.1:8001/callback", "only by its port (8001 instead of 8000)"),
+        ("http://localhost:8000/callback", "only by its host (localhost instead of 127.0.0.1)"),
+        ("http://127.0.0.1:8000/auth/callback", "has the host and port of http://127.0.0.1:8000/callback"),
+        ("https://127.0.0.1:8000/callback", None),
+        ("http://127.0.0.1:8000/callback/", "has the host and port"),
+    ],
+)
+def test_unregistered_redirect_uri_is_refused_with_a_clear_page(
+    own: tuple[Emulator, httpx.Client], uri: str, hint: str | None
+) -> None:
+    emu, c = own
+    r = authorize_to(c, emu, uri)
+    assert r.status_code == 400
+    assert "location" not in r.headers
+    assert r.headers["content-type"].startswith("text/html")
+    assert 'data-error="invalid_redirect_uri"' in r.text
+    assert f"The redirect_uri {uri} is not registered for client {emu.client_id}." in r.text
+    assert "Registered redirect URIs: http://127.0.0.1:8000/callback<" in r.text
+    assert "the redirect_uris list of the seed JSON" in r.text and "emulator.register_redirect_uri(uri)" in r.text
+    assert "emulator.config(redirect_uri=...)" in r.text
+    if hint is not None:
+        assert hint in r.text
+    # the sign-in page's link step refuses it too, and no code was issued
+    complete = c.get(
+        "/user_management/authorize/complete",
+        params={**authorize_params(emu, "v" * 43), "redirect_uri": uri, "user_id": "user_alice"},
+    )
+    assert complete.status_code == 400
+    assert emu.grant_count() == 0
+
+
+def test_registered_redirect_uri_is_accepted_after_normalising(own: tuple[Emulator, httpx.Client]) -> None:
+    emu, c = own
+    assert authorize_to(c, emu, "http://localhost:5173/auth/callback").status_code == 400
+    emu.register_redirect_uri("http://localhost:5173/auth/callback")
+    emu.register_redirect_uri("http://localhost:5173/auth/callback")  # twice is harmless
+    assert emu.redirect_uris.count("http://localhost:5173/auth/callback") == 1
+    for uri in ("http://localhost:5173/auth/callback", "HTTP://LocalHost:5173/auth/callback"):
+        r = authorize_to(c, emu, uri)
+        assert r.status_code == 302, r.text
+        assert r.headers["location"].lower().startswith(uri.lower() + "?code=")
+    emu.register_redirect_uri("https://app.example:443")  # default port dropped, empty path read as "/"
+    assert "https://app.example/" in emu.redirect_uris
+    assert authorize_to(c, emu, "https://app.example/").status_code == 302
+    assert authorize_to(c, emu, "https://app.example:8443/").status_code == 400
+
+
+def test_missing_redirect_uri_uses_the_first_registered(own: tuple[Emulator, httpx.Client]) -> None:
+    emu, c = own
+    r = authorize_to(c, emu, None)
+    assert r.status_code == 302
+    assert r.headers["location"].startswith("http://127.0.0.1:8000/callback?code=")
+    empty = Emulator({"redirect_uris": []})
+    assert empty.redirect_uris == []
+    with EmulatorServer(empty) as server, httpx.Client(base_url=server.base_url) as other:
+        missing = authorize_to(other, empty, None)
+        assert missing.status_code == 400
+        assert missing.json()["error"] == "invalid_request"
+        refused = authorize_to(other, empty, REDIRECT)
+        assert refused.status_code == 400
+        assert "No redirect URIs are registered." in refused.text
+
+
+def test_config_registers_its_redirect_uri_and_site(own: tuple[Emulator, httpx.Client]) -> None:
+    emu, c = own
+    config = emu.config(redirect_uri="http://127.0.0.1:5555/callback")
+    assert config.redirect_uri == "http://127.0.0.1:5555/callback"
+    assert "http://127.0.0.1:5555/callback" in emu.redirect_uris
+    assert "http://127.0.0.1:5555/*" in emu.logout_uris
+    assert authorize_to(c, emu, "http://127.0.0.1:5555/callback").status_code == 302
+    assert authorize_to(c, emu, "http://127.0.0.1:5556/callback").status_code == 400  # a wrong port still fails
+    assert authorize_to(c, emu, "http://localhost:5555/callback").status_code == 400  # and a wrong host
+    r = logout_to(c, emu, "http://127.0.0.1:5555/?notice=signed-out")
+    assert (r.status_code, r.headers["location"]) == (302, "http://127.0.0.1:5555/?notice=signed-out")
+    assert logout_to(c, emu, "http://127.0.0.1:5556/").status_code == 400
+    emu.reset()  # registrations are configuration: kept, like the signing keys
+    assert authorize_to(c, emu, "http://127.0.0.1:5555/callback").status_code == 302
+
+
+def test_logout_redirects_only_to_registered_return_to(own: tuple[Emulator, httpx.Client]) -> None:
+    emu, c = own
+    # the default seed allows every page of http://127.0.0.1:8000 and has no default logout URI
+    assert emu.logout_uris[0] == "http://127.0.0.1:8000/*"
+    assert emu.default_logout_uri is None
+    r = logout_to(c, emu, "http://127.0.0.1:8000/bye?x=1")
+    assert (r.status_code, r.headers["location"]) == (302, "http://127.0.0.1:8000/bye?x=1")
+    page = logout_to(c, emu, None)
+    assert (page.status_code, "Signed out" in page.text) == (200, True)
+
+    for unregistered in ("http://localhost:8000/", "http://127.0.0.1:8001/", "https://evil.example/"):
+        refused = logout_to(c, emu, unregistered)
+        assert refused.status_code == 400
+        assert "location" not in refused.headers
+        assert 'data-error="invalid_return_to"' in refused.text
+        assert f"the return_to URL {unregistered} is not registered as a logout URI" in refused.text
+        assert "Registered logout URIs: http://127.0.0.1:8000/*" in refused.text
+        assert "emulator.register_logout_uri(uri)" in refused.text
+    # tricks that must not pass the prefix rule
+    assert logout_to(c, emu, "http://127.0.0.1:8000@evil.example/").status_code == 400
+    assert logout_to(c, emu, "http://127.0.0.1:80001/").status_code == 400
+
+    # an exact logout URI (no *) matches only itself, and the first one becomes the default
+    emu.register_logout_uri("https://shop.example/signed-out")
+    assert emu.default_logout_uri == "https://shop.example/signed-out"
+    assert logout_to(c, emu, "https://shop.example/signed-out").headers["location"] == "https://shop.example/signed-out"
+    fallback = logout_to(c, emu, "https://shop.example/signed-out/more")
+    assert (fallback.status_code, fallback.headers["location"]) == (302, "https://shop.example/signed-out")
+    no_return = logout_to(c, emu, None)
+    assert (no_return.status_code, no_return.headers["location"]) == (302, "https://shop.example/signed-out")
+
+
+def test_invalid_uris_are_not_registered() -> None:
+    emu = Emulator()
+    for uri in ("/callback", "ftp://x.example/cb", "http://x.example/cb#top", "http://x.example/*", "http://u@x/cb"):
+        with pytest.raises(ValueError, match="invalid redirect URI"):
+            emu.register_redirect_uri(uri)
+    for uri in ("/", "http://x.example*", "http://x.example/a*b", "http://x.example/**", "http://u:p@x.example/"):
+        with pytest.raises(ValueError, match="invalid logout URI"):
+            emu.register_logout_uri(uri)
+    assert emu.redirect_uris == ["http://127.0.0.1:8000/callback"]
+    with pytest.raises(ValueError, match="seed key 'redirect_uris'"):
+        Emulator({"redirect_uris": ["localhost:8000/callback"]})
+    with pytest.raises(ValueError, match="seed key 'logout_uris'"):
+        Emulator({"logout_uris": ["http://127.0.0.1:8000*"]})
+    with pytest.raises(TypeError, match="list of URI strings"):
+        Seed.from_dict({"redirect_uris": "http://127.0.0.1:8000/callback"})
+
+
+def test_seed_uris_round_trip() -> None:
+    assert Seed().redirect_uris == ["http://127.0.0.1:8000/callback"]
+    assert Seed.from_dict({}).logout_uris == ["http://127.0.0.1:8000/*"]
+    assert Seed.default().to_dict()["redirect_uris"] == ["http://127.0.0.1:8000/callback"]
+    seed = Seed(
+        redirect_uris=["http://localhost:3000/callback", "https://app.example/auth/callback"],
+        logout_uris=["https://app.example/", "http://localhost:3000/*"],
+    )
+    loaded = Seed.from_dict(json.loads(json.dumps(seed.to_dict())))
+    assert loaded == seed
+    emu = Emulator(loaded)
+    assert emu.redirect_uris == ["http://localhost:3000/callback", "https://app.example/auth/callback"]
+    assert emu.logout_uris == ["https://app.example/", "http://localhost:3000/*"]
+    assert emu.default_logout_uri == "https://app.example/"
+
+
 # ------------------------------------------------------------------------------------------ seed and CLI
 
 
@@ -779,6 +963,8 @@ def test_cli_serves_seed(tmp_path: Path) -> None:
             str(path),
             "--access-token-ttl",
             "90",
+            "--redirect-uri",
+            "http://localhost:3000/callback",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -818,6 +1004,16 @@ def test_cli_serves_seed(tmp_path: Path) -> None:
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         assert claims["exp"] - claims["iat"] == 90
         assert claims["iss"] == f"{base}/user_management/client_emulator"
+        params = {
+            "client_id": "client_emulator",
+            "response_type": "code",
+            "provider": "authkit",
+            "login_hint": "z@example.com",
+        }
+        for uri, status in (("http://localhost:3000/callback", 302), ("http://localhost:3001/callback", 400)):
+            assert httpx.get(
+                f"{base}/user_management/authorize", params={**params, "redirect_uri": uri}
+            ).status_code == (status)
     finally:
         proc.terminate()
         proc.wait(timeout=10)

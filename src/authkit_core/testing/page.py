@@ -20,6 +20,7 @@ _STYLE = (
     "ul{list-style:none;padding:0;margin:0}li{margin:.5rem 0}"
     "a.user{display:block;padding:.75rem 1rem;border:1px solid #d9d9e0;border-radius:8px;color:inherit;"
     "text-decoration:none}a.user:hover{background:#f0f0f3}.email{color:#60646c;font-size:.875rem}"
+    "#details li{font-size:.875rem;overflow-wrap:anywhere}"
 )
 
 
@@ -48,6 +49,12 @@ def render_sign_in_page(users: Sequence[tuple[str, str, str, str]], *, screen_hi
     return _page(f"{heading} - WorkOS emulator", body)
 
 
-def render_message_page(title: str, message: str) -> str:
-    """A page with a heading and one sentence (signed out, errors)."""
-    return _page(title, f'<h1 id="heading">{escape(title)}</h1><p id="message">{escape(message)}</p>')
+def render_message_page(title: str, message: str, details: Sequence[str] = (), *, error: str | None = None) -> str:
+    """A page with a heading, one sentence and optional detail lines (signed out, errors).
+
+    ``error`` is a machine-readable code put in ``data-error`` of the ``#message`` paragraph.
+    """
+    code = f' data-error="{escape(error)}"' if error else ""
+    items = "".join(f"<li>{escape(line)}</li>" for line in details)
+    listing = f'<ul id="details">{items}</ul>' if details else ""
+    return _page(title, f'<h1 id="heading">{escape(title)}</h1><p id="message"{code}>{escape(message)}</p>{listing}')

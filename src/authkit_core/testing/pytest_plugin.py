@@ -4,6 +4,11 @@
 - ``workos_emulator`` (function scope): its :class:`~authkit_core.testing.emulator.Emulator`, reset before each
   test; ``workos_emulator.base_url`` and ``workos_emulator.config(**overrides)`` point at the server.
 
+The emulator redirects browsers only to registered URIs. ``config(redirect_uri=...)`` registers the redirect URI
+it hands out and every page of that site as a sign-out return URL; an app configured some other way registers its
+URIs with ``workos_emulator.register_redirect_uri(uri)`` / ``register_logout_uri(uri)``. Registrations are
+configuration and survive the reset between tests (the server lives for the whole session).
+
 uvicorn is imported only when a fixture is used, so installing this package without the ``testing`` extra does
 not break unrelated pytest runs.
 """

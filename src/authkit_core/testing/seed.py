@@ -1,4 +1,4 @@
-"""The data the local WorkOS emulator starts from: users, organizations, memberships, roles and API keys.
+"""The data the local WorkOS emulator starts from: users, organizations, memberships, roles, API keys and URIs.
 
 A :class:`Seed` is plain dataclasses. Build one in code, load one from JSON with :meth:`Seed.from_file` (the same
 shape :meth:`Seed.to_dict` writes), or use :meth:`Seed.default`, the small world every test of this project shares.
@@ -14,6 +14,8 @@ from typing import Any
 
 __all__ = [
     "DEFAULT_CREATED_AT",
+    "DEFAULT_LOGOUT_URIS",
+    "DEFAULT_REDIRECT_URIS",
     "Seed",
     "SeedApiKey",
     "SeedMembership",
@@ -23,6 +25,11 @@ __all__ = [
 
 #: The ``created_at``/``updated_at`` of seeded objects that do not set one.
 DEFAULT_CREATED_AT = "2024-01-01T00:00:00.000Z"
+#: The sign-in redirect URIs a seed registers unless it says otherwise: what ``Emulator.config()`` hands out.
+DEFAULT_REDIRECT_URIS: tuple[str, ...] = ("http://127.0.0.1:8000/callback",)
+#: The sign-out return URLs a seed registers unless it says otherwise: every page of ``http://127.0.0.1:8000``.
+DEFAULT_LOGOUT_URIS: tuple[str, ...] = ("http://127.0.0.1:8000/*",)
+_KEYS = {"users", "organizations", "memberships", "roles", "api_keys", "redirect_uris", "logout_uris"}
 
 
 @dataclass(slots=True)
@@ -94,6 +101,13 @@ class Seed:
 
     ``roles`` maps a role slug to its permissions for every organization (an organization's own ``roles`` win).
     A user's default organization is their first membership in ``memberships`` order.
+
+    ``redirect_uris`` are the registered sign-in redirect URIs (the dashboard's "Redirect URIs": the authorize
+    endpoint refuses any other ``redirect_uri``; the first is the default when a request names none) and
+    ``logout_uris`` the registered sign-out return URLs (the dashboard's "Sign-out redirects": the logout endpoint
+    redirects only to those; a trailing ``*`` allows every URL starting with the rest; the first without ``*`` is
+    the default). Both default to ``http://127.0.0.1:8000`` (:data:`DEFAULT_REDIRECT_URIS`,
+    :data:`DEFAULT_LOGOUT_URIS`); the emulator's module ``redirects`` has the matching rules.
     """
 
     users: list[SeedUser] = field(default_factory=list)
@@ -101,6 +115,8 @@ class Seed:
     memberships: list[SeedMembership] = field(default_factory=list)
     roles: dict[str, list[str]] = field(default_factory=dict)
     api_keys: list[SeedApiKey] = field(default_factory=list)
+    redirect_uris: list[str] = field(default_factory=lambda: list(DEFAULT_REDIRECT_URIS))
+    logout_uris: list[str] = field(default_factory=lambda: list(DEFAULT_LOGOUT_URIS))
 
     @classmethod
     def default(cls) -> Seed:
@@ -114,6 +130,7 @@ class Seed:
         - roles ``admin`` (``posts:read``, ``posts:write``, ``users:manage``), ``member`` (``posts:read``),
           ``viewer`` (none).
         - API key ``sk_org_acme_test`` (``key_acme``) of ``org_acme`` with ``posts:read``.
+        - redirect URI ``http://127.0.0.1:8000/callback``; logout URIs: every page of ``http://127.0.0.1:8000``.
         """
         return cls(
             users=[
@@ -155,11 +172,12 @@ class Seed:
     def from_dict(cls, data: Mapping[str, Any]) -> Seed:
         """Build a seed from its JSON shape (``{"users": [...], "organizations": [...], ...}``).
 
-        Unknown keys raise ``TypeError`` so a typo in a seed file does not pass silently.
+        Unknown keys raise ``TypeError`` so a typo in a seed file does not pass silently. A missing
+        ``redirect_uris`` or ``logout_uris`` takes the default; an empty list registers none.
         """
         if not isinstance(data, Mapping):
             raise TypeError("a seed must be a JSON object")
-        unknown = set(data) - {"users", "organizations", "memberships", "roles", "api_keys"}
+        unknown = set(data) - _KEYS
         if unknown:
             raise TypeError(f"unknown seed keys: {sorted(unknown)}")
         return cls(
@@ -168,6 +186,8 @@ class Seed:
             memberships=[SeedMembership(**dict(m)) for m in data.get("memberships", [])],
             roles={str(k): list(v) for k, v in dict(data.get("roles", {})).items()},
             api_keys=[SeedApiKey(**dict(k)) for k in data.get("api_keys", [])],
+            redirect_uris=_uri_list(data, "redirect_uris", DEFAULT_REDIRECT_URIS),
+            logout_uris=_uri_list(data, "logout_uris", DEFAULT_LOGOUT_URIS),
         )
 
     @classmethod
@@ -186,4 +206,14 @@ class Seed:
             "memberships": [asdict(m) for m in self.memberships],
             "roles": {k: list(v) for k, v in self.roles.items()},
             "api_keys": [asdict(k) for k in self.api_keys],
+            "redirect_uris": list(self.redirect_uris),
+            "logout_uris": list(self.logout_uris),
         }
+
+
+def _uri_list(data: Mapping[str, Any], key: str, default: tuple[str, ...]) -> list[str]:
+    """The list of URI strings under ``key`` (``default`` when absent); ``TypeError`` for another shape."""
+    value = data.get(key, default)
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"seed key {key!r} must be a list of URI strings")
+    return list(value)

@@ -1,0 +1,269 @@
+"""The options and decisions both middleware share, :class:`MiddlewareCore`: which path is the callback or public,
+when a request gets a sign-in redirect, a 401 or a 503, the sign-in callback (its flow and its error page), the
+sign-out CSRF check. The shells in :mod:`authkit_adapters.asgi` and :mod:`authkit_adapters.wsgi` only translate
+the server interface and drive these flows with the engine's async or sync face."""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from authkit_core.cookies import expiries_for_every_scope
+from authkit_core.engine import AuthKit
+from authkit_core.errors import (
+    AuthenticationError,
+    AuthKitError,
+    OAuthError,
+    WorkOSAPIError,
+)
+from authkit_core.flow import Flow
+from authkit_core.paths import PathPatterns
+from authkit_core.redirects import normalize_origin
+from authkit_core.signin import (
+    SignInCallbackError,
+    callback_cookies_to_expire,
+    validate_callback,
+)
+
+from ._context import RequestContext, _is_signed_in
+from ._effects import Hook, engine_call
+from ._types import ErrorHook, RequestInfo, Response
+
+__all__ = ["MiddlewareCore"]
+
+logger = logging.getLogger("authkit_session")
+
+_PAGE = (
+    '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>Sign-in failed</title></head>'
+    "<body><h1>Sign-in failed</h1><p>{text}</p><p>Error code: <code>{code}</code></p>"
+    '<p><a href="/">Back to the home page</a></p></body></html>\n'
+)
+
+
+def _describe(error: Exception) -> tuple[int, str, str]:
+    """``(status, explanation, code)`` of a sign-in failure, with no secret in it."""
+    if isinstance(error, SignInCallbackError) and error.code == "redirect_uri_mismatch":
+        return 400, error.message[:1].upper() + error.message[1:] + ".", error.code
+    if isinstance(error, SignInCallbackError):
+        return 400, "This sign-in link is invalid or has expired. Please sign in again.", error.code
+    if isinstance(error, AuthKitError) and error.is_transient:
+        return 500, "The sign-in service could not be reached. Please try again in a moment.", error.code
+    if isinstance(error, AuthenticationError):
+        return 400, "Your account needs another step before you can sign in here. Please sign in again.", error.code
+    if isinstance(error, OAuthError | WorkOSAPIError):
+        return 400, "This sign-in could not be completed (the code was already used or has expired).", error.code
+    code = error.code if isinstance(error, AuthKitError) else "internal_error"
+    return 500, "Something went wrong while signing you in. Please try again.", code
+
+
+class MiddlewareCore:
+    """The options and decisions both middleware share.
+
+    - ``authkit``: the :class:`~authkit_core.engine.AuthKit` engine (``None``: one configured from ``WORKOS_*``).
+    - ``middleware_auth``: require a session on every path but the ``unauthenticated_paths`` and the callback.
+      Patterns are authkit-nextjs's path-to-regexp patterns (``/blog/:path*``: any with ``:``, ``(`` or ``{``) or
+      globs (:func:`fnmatch.fnmatchcase`, ``*`` also matches ``/``); see :mod:`authkit_core.paths`. An invalid
+      one raises :class:`~authkit_core.errors.ConfigurationError` here.
+    - ``sign_up_paths``: patterns (the same kinds) whose sign-in redirects open the sign-up screen.
+    - ``redirect_uri``: the callback URL, instead of the configuration's; its path is served by the middleware.
+    - ``debug``: log each decision to the ``authkit_session`` logger (at INFO; never a token, code or cookie).
+    - ``on_error(error, request_info)``: called when the sign-in callback fails; see :data:`ErrorHook`.
+    - ``csrf_protect_sign_out``: ``sign_out()`` refuses (403, session kept) a request that another site made:
+      ``Sec-Fetch-Site`` other than ``same-origin``/``none``, else an ``Origin`` that is not this host's or the
+      redirect URI's, else (no such header: an old browser or a script) a GET or HEAD. See :meth:`is_cross_site`.
+    """
+
+    def __init__(
+        self,
+        *,
+        authkit: AuthKit | None = None,
+        middleware_auth: bool = False,
+        unauthenticated_paths: Sequence[str] = (),
+        sign_up_paths: Sequence[str] = (),
+        redirect_uri: str | None = None,
+        debug: bool = False,
+        on_error: ErrorHook | None = None,
+        csrf_protect_sign_out: bool = False,
+    ) -> None:
+        self.authkit = authkit if authkit is not None else AuthKit()
+        self.middleware_auth = middleware_auth
+        self.unauthenticated_paths = tuple(unauthenticated_paths)
+        self.sign_up_paths = tuple(sign_up_paths)
+        self._public_paths = PathPatterns(self.unauthenticated_paths, option="unauthenticated_paths")
+        self._sign_up_patterns = PathPatterns(self.sign_up_paths, option="sign_up_paths")
+        self.redirect_uri = redirect_uri
+        self.debug = debug
+        self.on_error = on_error
+        self.csrf_protect_sign_out = csrf_protect_sign_out
+        #: The path the sign-in callback is served at.
+        self.callback_path = urlsplit(redirect_uri or self.authkit.config.redirect_uri).path or "/"
+        self._redirect_origin = normalize_origin(redirect_uri or self.authkit.config.redirect_uri)
+        # the origins already warned about (bounded: one line per origin, not per request)
+        self._warned_origins: set[str] = set()
+
+    def log(self, message: str, *args: object) -> None:
+        """Log a decision when ``debug`` is on."""
+        if self.debug:
+            logger.info("authkit: " + message, *args)
+
+    def is_cross_site(self, info: RequestInfo) -> bool:
+        """Whether a browser's headers show the request was made by another site (the CSRF check of sign-out).
+
+        ``Sec-Fetch-Site`` decides when present (``same-origin`` and ``none``, a typed URL or bookmark, pass);
+        else ``Origin`` must name this host (``Host``) or the redirect URI's origin; with neither header only
+        methods other than GET and HEAD pass (browsers send ``Origin`` on every cross-site POST). Origins are
+        compared whole: scheme, host and port."""
+        site = info.headers.get("sec-fetch-site")
+        if site is not None:
+            return site.strip().lower() not in ("same-origin", "none")
+        origin = info.headers.get("origin")
+        if origin is not None:
+            sent = normalize_origin(origin.strip())  # "null" (a sandboxed frame, a redirect chain) is no origin
+            return sent is None or sent not in (info.origin, self._redirect_origin)
+        return info.method.upper() in ("GET", "HEAD")
+
+    def check_origin(self, origin: str | None) -> None:
+        """Warn (once per origin) when a sign-in starts on an origin other than the redirect URI's: the state
+        cookie is set here, and the callback, on the redirect URI's origin, will not receive it."""
+        own = self._redirect_origin
+        if origin is None or own is None or origin == own or origin in self._warned_origins:
+            return
+        if len(self._warned_origins) < 64:
+            self._warned_origins.add(origin)
+        logger.warning(
+            "authkit: a sign-in started on %s but the redirect URI is on %s: the browser will not send the sign-in "
+            "cookie to the callback and the sign-in will fail. Browse the app at %s, or set WORKOS_REDIRECT_URI to "
+            "a URL on %s (behind a proxy that rewrites Host, check it passes the public host)",
+            origin,
+            own,
+            own,
+            origin,
+        )
+
+    def is_sign_up_path(self, path: str) -> bool:
+        """Whether sign-ins started on ``path`` open the sign-up screen."""
+        return self._sign_up_patterns.matches(path)
+
+    def gate(self, ctx: RequestContext) -> Response | None:
+        """After authentication: the sign-in redirect when ``middleware_auth`` requires a session here."""
+        if not self.middleware_auth or _is_signed_in(ctx.auth):
+            return None
+        path = ctx.info.path
+        if path == self.callback_path:
+            return None
+        if self._public_paths.matches(path):
+            self.log("public path %s", path)
+            return None
+        unavailable = ctx.unavailable_response()
+        if unavailable is not None:
+            return unavailable
+        if not ctx.sign_in_redirect_fits():
+            ctx.refuse_signed_out()
+            return ctx.pending_response()
+        self.log("no session on %s %s: redirecting to sign in", ctx.info.method, path)
+        ctx.redirect_to_sign_in(ctx.info.target)
+        return ctx.pending_response()
+
+    def begin_warm(
+        self,
+        path: str,
+        cookies: Mapping[str, str],
+        info: Callable[[], RequestInfo],
+        *,
+        websocket: bool = False,
+    ) -> RequestContext | None:
+        """The hot path: the context of a request whose session cookie the engine authenticated a moment ago
+        (:meth:`AuthKit.peek`), with no I/O, no flow and no header decoded (``info`` builds the request's
+        :class:`RequestInfo` if something asks for it); ``None`` when :meth:`begin` must run."""
+        if path == self.callback_path and not websocket:
+            return None
+        auth = self.authkit.peek(cookies)
+        if auth is None:
+            return None
+        # signed in, so the middleware_auth gate lets it through
+        return RequestContext(self, info, websocket=websocket, cookies=cookies, auth=auth)
+
+    def begin(
+        self,
+        path: str,
+        cookies: Mapping[str, str],
+        info: RequestInfo | Callable[[], RequestInfo],
+        *,
+        websocket: bool = False,
+    ) -> Flow[tuple[RequestContext, Response | None]]:
+        """Start handling a request (its decoded ``path``, its cookies, and its :class:`RequestInfo` or a function
+        that builds it when needed): its context, and the response the middleware sends itself (the callback's, or
+        a sign-in redirect when ``middleware_auth`` requires a session) or ``None`` to call the app."""
+        ctx = RequestContext(self, info, websocket=websocket, cookies=cookies)
+        ambiguous = self.authkit.ambiguous_cookie_names(cookies)
+        if ambiguous and not websocket:  # expire every copy, whatever scope it was planted or left in
+            config = self.authkit.config
+            own = {(name, config.cookie_domain, "/") for name in ambiguous}
+            expiries = expiries_for_every_scope(config, ambiguous, ctx.info.headers.get("host"), path)
+            ctx.extra_cookies.extend(c for c in expiries if c.scope not in own)
+        if not websocket and path == self.callback_path:
+            return ctx, (yield from self._callback_flow(ctx))
+        ctx.auth = yield engine_call(self.authkit, "authenticate", cookies, refresh=not websocket)
+        return ctx, self.gate(ctx)
+
+    def _callback_flow(self, ctx: RequestContext) -> Flow[Response]:
+        """Complete a sign-in: validate the state, exchange the code, redirect (or report the failure). The state
+        cookie is expired whatever happens."""
+        config = self.authkit.config
+        query = ctx.info.query
+        ctx.extra_cookies.extend(callback_cookies_to_expire(config, query))
+        try:
+            params = validate_callback(config, query, ctx.cookies)
+            client = {"ip_address": ctx.info.client_ip, "user_agent": ctx.info.user_agent}
+            result = yield engine_call(
+                self.authkit, "exchange_code", params.code, params.code_verifier, ctx.cookies, **client
+            )
+        except Exception as exc:
+            code = exc.code if isinstance(exc, AuthKitError) else type(exc).__name__
+            if isinstance(exc, SignInCallbackError) and exc.code == "redirect_uri_mismatch":
+                logger.warning("authkit: sign-in callback failed: %s", exc)  # origins only: nothing secret
+            else:
+                logger.warning("authkit: sign-in callback failed: %s", code)
+            hook_result = None
+            if self.on_error is not None:
+                try:
+                    hook_result = yield Hook(self.on_error, (exc, ctx.info))
+                except Exception:
+                    logger.exception("authkit: the on_error hook failed")
+            return self._callback_failure(ctx, exc, hook_result)
+        ctx.auth = result
+        location = ctx.redirect_to(params.return_pathname)
+        self.log("sign-in completed: redirecting to %s", urlsplit(location).path)
+        return ctx.pending_response() or Response(500, [])
+
+    def _callback_failure(self, ctx: RequestContext, error: Exception, hook_result: object) -> Response:
+        if isinstance(hook_result, str):
+            ctx.redirect_to(hook_result)
+            return ctx.pending_response() or Response(500, [])
+        if isinstance(hook_result, Response):
+            headers = ctx.decorate(hook_result.headers, force_cache_headers=True)
+            return Response(hook_result.status, headers, hook_result.body)
+        status, text, code = _describe(error)
+        body = _PAGE.format(text=html.escape(text), code=html.escape(code)).encode("utf-8")
+        headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))]
+        return Response(status, ctx.decorate(headers, force_cache_headers=True), body)
+
+    # --- validate_api_key: through the engine (its HTTP client and circuit breaker) ------------------------------
+
+    def validate_api_key_sync(self, value: str) -> dict[str, Any] | None:
+        """Ask WorkOS about an API key (:meth:`AuthKit.validate_api_key`)."""
+        return self.authkit.validate_api_key(value)
+
+    async def validate_api_key_async(self, value: str) -> dict[str, Any] | None:
+        """Async :meth:`validate_api_key_sync`."""
+        return await self.authkit.validate_api_key_async(value)
+
+    def close(self) -> None:
+        """Nothing to close: the middleware makes no HTTP client of its own (the engine's are closed by
+        :meth:`AuthKit.close`). Kept so existing shutdown code still works."""
+
+    async def aclose(self) -> None:
+        """Async :meth:`close`."""
