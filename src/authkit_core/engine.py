@@ -56,7 +56,7 @@ from .jwks import AsyncJWKSCache, JWKSCache
 from .models import AuthenticationResponse, NoUserInfo, Session, UserInfo
 from .redirects import absolute_return_url
 from .storage.base import LoadedSession, LoadResult, SessionStore
-from .storage.cookie import CookieSessionStore
+from .storage.cookie import CookieSessionStore, chunk_names
 from .tokens import get_token_claims, needs_refresh, refresh_buffer, user_info_from_session
 from .workos_api import (
     authenticate_with_code_flow,
@@ -438,8 +438,8 @@ class AuthKit:
         duplicates = getattr(cookies, "duplicates", None)
         if not duplicates:
             return []
-        name = self.config.cookie_name
-        return sorted(d for d in duplicates if d == name or d.startswith(name + "."))
+        # only names a store could have written (``wos-session.¹`` or 500 junk chunks are not ours: never echoed)
+        return [n for n in chunk_names(self.config.cookie_name) if n in duplicates]
 
     def _authenticate_flow(self, cookies: Mapping[str, str], refresh: bool = True) -> Flow[AuthResult]:
         ambiguous = self.ambiguous_cookie_names(cookies)

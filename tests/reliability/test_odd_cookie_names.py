@@ -24,13 +24,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from authkit_core.cookies import MAX_SCOPE_DOMAINS, MAX_SCOPE_PATHS
 from authkit_core.storage.cookie import MAX_CHUNKS
 from authkit_core.storage.memory import MemorySessionStore
 
 from .conftest import ALICE, SESSION, Site, authorize, count, expires_session, set_cookies, sign_in, whoami
 
-#: The most ``Set-Cookie`` headers one answer may carry: the session cookie, its chunks, the sign-in state cookie.
-SET_COOKIE_BOUND = MAX_CHUNKS + 2
+#: The most cookie names one answer may write: the session cookie, its chunks, the sign-in state cookie.
+NAMES_BOUND = MAX_CHUNKS + 2
+#: The most ``Set-Cookie`` headers one answer may carry: each name in every scope an ambiguous (duplicated) session
+#: cookie is expired in (``expiries_for_every_scope``: host-only, parent domains and the cookie domain, by paths).
+SET_COOKIE_BOUND = NAMES_BOUND * (MAX_SCOPE_DOMAINS + 1) * MAX_SCOPE_PATHS
 #: Names we may write: the session cookie, a chunk of it, a sign-in state cookie.
 OURS = re.compile(rf"^(?:{re.escape(SESSION)}(?:\.(?:0|[1-9][0-9]*))?|wos-auth-verifier-[0-9a-f]+)$")
 
@@ -73,8 +77,9 @@ def check_answer(response: httpx.Response) -> dict[str, dict[str, str]]:
     assert response.status_code < 500, f"{response.status_code}: {response.text[:300]}"
     raw_headers = response.headers.get_list("set-cookie")
     assert len(raw_headers) <= SET_COOKIE_BOUND, f"{len(raw_headers)} Set-Cookie headers"
-    for value in raw_headers:
-        name = value.split("=", 1)[0]
+    names = {value.split("=", 1)[0] for value in raw_headers}
+    assert len(names) <= NAMES_BOUND, f"{len(names)} cookie names written"
+    for name in names:
         assert OURS.match(name), f"wrote a cookie that is not ours: {name!r}"
     return set_cookies(response)
 
@@ -155,6 +160,19 @@ def test_five_hundred_junk_chunk_names_expire_at_most_the_chunk_limit(
     check_answer(response)
 
 
+@pytest.mark.parametrize("path", ["/", "/refresh", "/sign-out", "/callback"])
+def test_odd_names_sent_twice_with_two_values_are_not_echoed(mounted: Site, raw: httpx.Client, path: str) -> None:
+    """A duplicated session cookie is ambiguous and expired in every scope; a duplicated odd name or junk chunk is
+    not ours and must not be echoed (``wos-session.¹`` cannot be written: it was a 500)."""
+    genuine = signed_in_cookies(mounted)
+    odd = [(SUPERSCRIPT_ONE, b"a"), (SUPERSCRIPT_ONE, b"b")]
+    odd += [(f"{SESSION}.{i}".encode(), v) for i in range(300) for v in (b"a", b"b")]
+    count("attacks")
+    response = raw.get(path, headers={b"Cookie": header(*genuine, *odd)})
+    written = check_answer(response)
+    assert f"{SESSION}.{MAX_CHUNKS}" not in written
+
+
 # --- properties -----------------------------------------------------------------------------------------------
 
 _HEADER_BYTES = [0x09, *range(0x20, 0x7F), *range(0x80, 0x100)]  # what HTTP/1.1 lets a header value carry
@@ -214,12 +232,16 @@ def cookie_jars(draw: st.DrawFn) -> list[tuple[bytes, bytes]]:
     ]
     duplicate: bool = draw(st.booleans())
     if pairs and duplicate:
-        pairs.append(draw(st.sampled_from(pairs)))  # a duplicate name
-    flood = draw(st.sampled_from(["none", "none", "chunks", "zero-padded", "superscripts"]))
+        name, value = draw(st.sampled_from(pairs))
+        differs: bool = draw(st.booleans())
+        pairs.append((name, value + b"2" if differs else value))  # a duplicate name, with the same or another value
+    flood = draw(st.sampled_from(["none", "none", "chunks", "zero-padded", "ambiguous-chunks", "superscripts"]))
     if flood == "chunks":
         pairs += [(f"{SESSION}.{i}".encode(), b"") for i in range(500)]
     elif flood == "zero-padded":
         pairs += [(f"{SESSION}.{i:03d}".encode(), b"") for i in range(500)]
+    elif flood == "ambiguous-chunks":  # each name twice with two values: an ambiguous session cookie
+        pairs += [(f"{SESSION}.{i}".encode(), v) for i in range(250) for v in (b"a", b"b")]
     elif flood == "superscripts":
         supers = b"\xb9\xb2\xb3"  # latin-1 superscripts one, two, three
         pairs += [(SESSION.encode() + b"." + supers[i % 3 : i % 3 + 1] * (1 + i // 60), b"") for i in range(300)]
