@@ -556,8 +556,10 @@ class AuthKit:
                 yield _Callback(self.on_session_refresh_error, (error, error.is_transient))
             result.error = error
             # A refused organization switch leaves the current session as it was (WorkOS refused the grant, so
-            # the refresh token was not spent); any other terminal failure ends the session.
-            if not error.is_transient and not (explicit and organization_id is not None):
+            # the refresh token was not spent); any other terminal failure ends the session, and so does a switch
+            # whose session was signed out or revoked meanwhile (``session_not_found``).
+            kept = explicit and organization_id is not None and error.code != "session_not_found"
+            if not error.is_transient and not kept:
                 try:
                     result.add_cookies((yield _Store("delete", (loaded, cookies))))
                 except SessionError:

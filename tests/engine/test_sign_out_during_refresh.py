@@ -180,3 +180,27 @@ def test_the_held_transport_holds_only_refresh_grants(config: AuthKitConfig, wor
     assert out and out[0].refreshed and isinstance(out[0].user_info, UserInfo)
     kit.close()
     cleanup()
+
+
+@pytest.mark.parametrize("how", ["sign_out", "revoke"])
+def test_session_ended_during_an_organization_switch_stays_ended(
+    config: AuthKitConfig, server_store: SessionStore, workos_emulator: Any, how: str
+) -> None:
+    """An organization switch is a refresh grant too: ended meanwhile, the switching request ends signed out."""
+    held, kit, other, jar, user_id = _setup(config, server_store, workos_emulator, "explicit")
+    out: list[AuthResult] = []
+    thread = threading.Thread(
+        target=lambda: out.append(kit.refresh(kit.authenticate(jar), jar, organization_id="org_globex"))
+    )
+    thread.start()
+    try:
+        assert held.arrived.wait(15), "no refresh grant was sent"
+        _end_session(how, server_store, other, jar, user_id)
+    finally:
+        held.release.set()
+        thread.join(30)
+    again = kit.authenticate(jar)
+    assert isinstance(again.user_info, NoUserInfo), "the ended session came back"
+    _assert_refresh_ended_signed_out(out[0], config)
+    kit.close()
+    other.close()
