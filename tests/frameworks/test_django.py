@@ -14,7 +14,8 @@ import pytest
 
 from .conftest import ALICE, BOB, JSON, Served, authorize, query_of, serve_asgi, serve_wsgi, set_cookies, sign_in
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_site.settings")
+# the example site plus contrib.auth, the admin, DRF and a database: see django_settings.py
+os.environ["DJANGO_SETTINGS_MODULE"] = "frameworks.django_settings"
 
 import django
 

@@ -1,4 +1,4 @@
-"""The example site's views, sync and async: the decorators, ``request.auth``, and the request-scoped functions
+"""The example site's views, sync and async: the decorators, ``request.authkit``, and the request-scoped functions
 (blocking ones from ``authkit_adapters.wsgi`` in sync views, awaitable ones from ``authkit_adapters.asgi`` in
 async views; both work whether Django is served by WSGI or ASGI)."""
 
@@ -16,7 +16,7 @@ def describe(user: Any) -> dict[str, Any]:
 
 def home(request: HttpRequest) -> HttpResponse:
     """Public: who is signed in, if anyone."""
-    return JsonResponse(describe(request.auth))  # type: ignore[attr-defined]
+    return JsonResponse(describe(request.authkit))  # type: ignore[attr-defined]
 
 
 @login_required
