@@ -98,9 +98,14 @@ class AdminsAPI(APIView):  # type: ignore[misc]
         return Response({"admin": request.user.email})
 
 
+#: A second admin whose login page is the WorkOS sign-in (the quickstart's recipe).
+sso_admin = admin.AdminSite(name="sso_admin")
+
 urlpatterns = [
     path("sign-in", sign_in),
     path("admin/", admin.site.urls),
+    path("sso-admin/login/", sign_in),
+    path("sso-admin/", sso_admin.urls),
     path("dj/whoami", whoami),
     path("dj/whoami-async", whoami_async),
     path("dj/account", account),

@@ -138,8 +138,10 @@ def test_request_auth_is_lazy(site: Served) -> None:
         assert missing.status_code == 404
         assert missing.headers.get("cache-control") != NO_STORE_CACHE_CONTROL  # this one never did
         assert "cookie" not in missing.headers.get("vary", "").lower()
+        assert client.get("/me").json() == {"user": "AnonymousUser", "is_authenticated": False, "posts:write": False}
         sign_in(client, start="/account")
         assert client.get("/").json()["email"] == ALICE
+        assert client.get("/me").json() == {"user": ALICE, "is_authenticated": True, "posts:write": True}
 
 
 def test_sign_out(site: Served) -> None:

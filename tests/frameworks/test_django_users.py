@@ -274,6 +274,21 @@ def test_admin_with_a_superuser_mapped_from_a_workos_role(synced: Served) -> Non
         assert f"You are authenticated as {BOB}, but are not authorized to access this page" in login_page.text
 
 
+def test_admin_login_routed_to_workos(synced: Served) -> None:
+    with synced.browser() as client:
+        refused = client.get("/sso-admin/")
+        assert refused.status_code == 302
+        assert refused.headers["location"] == "/sso-admin/login/?next=/sso-admin/"
+        start = client.get(refused.headers["location"])
+        assert "/user_management/authorize?" in start.headers["location"]
+        callback = client.get(authorize(start.headers["location"], ALICE))
+        assert callback.headers["location"] == "/sso-admin/"
+        assert client.get("/sso-admin/").status_code == 200
+    with synced.browser() as bob:
+        sign_in(bob, start="/account", email=BOB)
+        assert bob.get("/sso-admin/login/?next=/sso-admin/").status_code == 403  # signed in, not staff: no loop
+
+
 def test_django_password_login_is_the_signed_out_fallback(synced: Served) -> None:
     get_user_model().objects.create_superuser(username="root", email="root@example.com", password="pw")
     with synced.browser() as client:

@@ -19,6 +19,14 @@ def home(request: HttpRequest) -> HttpResponse:
     return JsonResponse(describe(request.authkit))  # type: ignore[attr-defined]
 
 
+def me(request: HttpRequest) -> HttpResponse:
+    """``request.user``: the WorkOS user as a Django user (stateless here: no database), or ``AnonymousUser``."""
+    user = request.user
+    return JsonResponse(
+        {"user": str(user), "is_authenticated": user.is_authenticated, "posts:write": user.has_perm("posts:write")}
+    )
+
+
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
     """Signed-in users only (a sync view)."""
