@@ -11,6 +11,7 @@ from pathlib import Path
 
 from example_site.settings import *  # noqa: F403
 
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]  # testserver: Django's test clients
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

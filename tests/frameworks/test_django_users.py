@@ -9,6 +9,7 @@ Seed: alice is ``admin`` of ``org_acme`` (``posts:read``, ``posts:write``, ``use
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import re
@@ -34,12 +35,14 @@ from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db.models.signals import post_save  # noqa: E402
+from django.test import AsyncClient, Client  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 
 from authkit_adapters.django import users as users_module  # noqa: E402
 from authkit_adapters.django._settings import read_settings  # noqa: E402
 from authkit_adapters.django.models import WorkOSIdentity  # noqa: E402
 from authkit_adapters.django.users import AnonymousUser, AuthKitUser, Users  # noqa: E402
+from authkit_core.engine import AuthKit  # noqa: E402
 from authkit_core.models import User as WorkOSUser  # noqa: E402
 from authkit_core.models import UserInfo  # noqa: E402
 from authkit_core.storage import MemorySessionStore  # noqa: E402
@@ -305,6 +308,28 @@ def test_django_password_login_is_the_signed_out_fallback(synced: Served) -> Non
         assert client.get("/dj/whoami-async").json()["username"] == "root"
         sign_in(client, start="/account", email=BOB)
         assert client.get("/dj/whoami").json()["username"] == BOB  # a WorkOS session wins
+
+
+def test_django_test_client_and_async_client(workos_emulator_server: Any, workos_emulator: Any) -> None:
+    """In process, no server: Django's ``Client`` walks the sign-in (only the emulator is over HTTP), then
+    ``AsyncClient`` reuses its cookies for an async view."""
+    kit = AuthKit(workos_emulator_server.config(redirect_uri="http://testserver/callback"))
+    try:
+        with override_settings(AUTHKIT={"authkit": kit, **OPTIONS}, AUTHENTICATION_BACKENDS=SYNCED):
+            client = Client(HTTP_ACCEPT="text/html")
+            first = client.get("/dj/account")
+            assert (first.status_code, first["Location"]) == (302, "/sign-in?next=/dj/account")
+            start = client.get(first["Location"])
+            back = client.get(authorize(start["Location"], BOB))
+            assert (back.status_code, back["Location"]) == (307, "/dj/account")
+            assert client.get("/dj/account").json() == {"email": BOB}
+            async_client = AsyncClient()
+            async_client.cookies = client.cookies
+            me = asyncio.run(async_client.get("/dj/whoami-async")).json()
+            assert (me["username"], me["posts_write"], me["async"]) == (BOB, False, True)
+            assert asyncio.run(async_client.get("/dj/write-async")).status_code == 403
+    finally:
+        kit.close()
 
 
 # --- Django REST Framework ----------------------------------------------------------------------------------------

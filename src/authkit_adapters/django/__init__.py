@@ -65,7 +65,11 @@ def get_user(request: HttpRequest) -> UserInfo | NoUserInfo:
 
 def _request_info(request: HttpRequest) -> RequestInfo:
     scope = getattr(request, "scope", None)  # an ASGIRequest keeps its scope, a WSGIRequest its environ as META
-    return asgi.request_info(scope) if scope is not None else wsgi.request_info(request.META)
+    if scope is None:
+        return wsgi.request_info(request.META)
+    if isinstance(scope.get("query_string"), str):  # Django's AsyncClient (servers send bytes, as ASGI says)
+        scope = {**scope, "query_string": scope["query_string"].encode()}
+    return asgi.request_info(scope)
 
 
 def _set_headers(response: HttpResponseBase, headers: Sequence[tuple[str, str]]) -> None:

@@ -9,7 +9,8 @@ that WorkOS user id (:class:`~authkit_adapters.django.models.WorkOSIdentity`), c
 brings it up to date: email and names follow WorkOS; ``is_staff``/``is_superuser`` follow the session's roles when
 ``AUTHKIT["staff_roles"]``/``["superuser_roles"]`` are set (else they are left to you). It writes only what changed,
 so an unchanged user costs one indexed read per request. A new WorkOS session id sends Django's ``user_logged_in``
-signal (which updates ``last_login``). An inactive local user (``is_active=False``) is not signed in.
+signal (which updates ``last_login``), unless the session is an impersonation. An inactive local user
+(``is_active=False``) is not signed in.
 
 Permissions combine: a user holds a permission when Django grants it (active superuser, the user's or groups'
 model permissions, as ``ModelBackend``) **or** the session's WorkOS permissions do: the WorkOS name itself
@@ -83,7 +84,8 @@ class AuthKitBackend(ModelBackend):  # type: ignore[misc]
         if identity.session_id != info.session_id:  # a sign-in we have not seen: a new WorkOS session
             identity.session_id = info.session_id
             identity.save(update_fields=["session_id", "updated_at"])
-            user_logged_in.send(sender=user.__class__, request=request, user=user)
+            if info.impersonator is None:  # an admin impersonating the user is not the user signing in
+                user_logged_in.send(sender=user.__class__, request=request, user=user)
         return user
 
     def _create(self, info: UserInfo) -> WorkOSIdentity:
