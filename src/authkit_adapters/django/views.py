@@ -32,3 +32,7 @@ def sign_in(request: HttpRequest) -> HttpResponseRedirect:
         raise PermissionDenied("Signed in, but not allowed there.")
     target = request.GET.get(REDIRECT_FIELD_NAME) or "/"
     return HttpResponseRedirect(_core.get_sign_in_url(request=request, return_to=target))
+
+
+# Django 5.1's LoginRequiredMiddleware must let signed-out users reach the sign-in page (``@login_not_required``).
+sign_in.login_required = False  # type: ignore[attr-defined]
