@@ -19,6 +19,7 @@ model permissions, as ``ModelBackend``) **or** the session's WorkOS permissions 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.apps import apps
@@ -40,6 +41,8 @@ if not apps.is_installed("authkit_adapters.django"):
 from .models import WorkOSIdentity
 
 __all__ = ["AuthKitBackend"]
+
+logger = logging.getLogger("authkit_session")
 
 
 def _has_field(model: Any, name: str) -> bool:
@@ -79,7 +82,11 @@ class AuthKitBackend(ModelBackend):  # type: ignore[misc]
         user = identity.user
         changed = self.update_user(user, info)
         if changed:
-            user.save(update_fields=changed)
+            try:
+                with transaction.atomic():
+                    user.save(update_fields=changed)
+            except IntegrityError:  # e.g. a custom user model whose unique email WorkOS changed to a taken one
+                logger.warning("authkit: local user %s not updated (%s): a unique value is taken", user.pk, changed)
         user.authkit = info
         if identity.session_id != info.session_id:  # a sign-in we have not seen: a new WorkOS session
             identity.session_id = info.session_id
