@@ -145,9 +145,7 @@ def _outage_lines(outage: dict[str, Any] | None) -> list[str]:
                 f"| {kind} | {mode} | {e['n']} | {_ms(e['median'])} | {_ms(e['p99'])} "
                 f"| {e['attempts_per_request']:.2f} | {e['wrong']} |"
             )
-        lines.append(
-            f"| {kind} | off / on | | {entry['p50_ratio']:,.0f}x | {entry['p99_ratio']:,.0f}x | | |"
-        )
+        lines.append(f"| {kind} | off / on | | {entry['p50_ratio']:,.0f}x | {entry['p99_ratio']:,.0f}x | | |")
     up = outage.get("up", {})
     if up:
         lines += [

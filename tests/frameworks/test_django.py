@@ -14,7 +14,8 @@ import pytest
 
 from .conftest import ALICE, BOB, JSON, Served, authorize, query_of, serve_asgi, serve_wsgi, set_cookies, sign_in
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_site.settings")
+# the example site plus contrib.auth, the admin, DRF and a database: see django_settings.py
+os.environ["DJANGO_SETTINGS_MODULE"] = "frameworks.django_settings"
 
 import django
 
@@ -137,8 +138,10 @@ def test_request_auth_is_lazy(site: Served) -> None:
         assert missing.status_code == 404
         assert missing.headers.get("cache-control") != NO_STORE_CACHE_CONTROL  # this one never did
         assert "cookie" not in missing.headers.get("vary", "").lower()
+        assert client.get("/me").json() == {"user": "AnonymousUser", "is_authenticated": False, "posts:write": False}
         sign_in(client, start="/account")
         assert client.get("/").json()["email"] == ALICE
+        assert client.get("/me").json() == {"user": ALICE, "is_authenticated": True, "posts:write": True}
 
 
 def test_sign_out(site: Served) -> None:

@@ -6,6 +6,7 @@ from . import views
 
 urlpatterns = [
     path("", views.home),
+    path("me", views.me),
     path("account", views.account),
     path("account-async", views.account_async),
     path("editor", views.editor),

@@ -1,4 +1,4 @@
-"""The example site's views, sync and async: the decorators, ``request.auth``, and the request-scoped functions
+"""The example site's views, sync and async: the decorators, ``request.authkit``, and the request-scoped functions
 (blocking ones from ``authkit_adapters.wsgi`` in sync views, awaitable ones from ``authkit_adapters.asgi`` in
 async views; both work whether Django is served by WSGI or ASGI)."""
 
@@ -16,7 +16,15 @@ def describe(user: Any) -> dict[str, Any]:
 
 def home(request: HttpRequest) -> HttpResponse:
     """Public: who is signed in, if anyone."""
-    return JsonResponse(describe(request.auth))  # type: ignore[attr-defined]
+    return JsonResponse(describe(request.authkit))  # type: ignore[attr-defined]
+
+
+def me(request: HttpRequest) -> HttpResponse:
+    """``request.user``: the WorkOS user as a Django user (stateless here: no database), or ``AnonymousUser``."""
+    user = request.user
+    return JsonResponse(
+        {"user": str(user), "is_authenticated": user.is_authenticated, "posts:write": user.has_perm("posts:write")}
+    )
 
 
 @login_required

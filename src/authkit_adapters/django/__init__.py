@@ -1,14 +1,23 @@
-"""Django integration (extra ``django``): a ``MIDDLEWARE`` entry, ``request.auth``/:func:`get_user` and view
-decorators, for sync and async views under WSGI or ASGI.
+"""Django integration (extra ``django``): a ``MIDDLEWARE`` entry that gives every request ``request.user`` (lazy),
+``request.authkit`` (the :class:`~authkit_core.models.UserInfo`, lazy) and the view decorators, for sync and async
+views under WSGI or ASGI; optionally a synced authentication backend, Django REST Framework classes and a
+management command.
 
 Settings::
 
-    MIDDLEWARE = ["django.middleware.security.SecurityMiddleware", "authkit_adapters.django.AuthKitMiddleware", ...]
-    AUTHKIT = {"middleware_auth": False, "unauthenticated_paths": ["/public/*"]}  # optional
+    MIDDLEWARE = [..., "django.contrib.auth.middleware.AuthenticationMiddleware",  # when you use contrib.auth
+                  "authkit_adapters.django.AuthKitMiddleware", ...]
+    AUTHKIT = {"middleware_auth": False, "unauthenticated_paths": ["/public/*"]}  # optional, see below
 
-``AUTHKIT`` holds the middleware's options (:class:`~authkit_adapters.AuthKitOptions`); without an ``"authkit"``
-engine there, one is configured from the ``WORKOS_*`` variables. The middleware answers the sign-in callback (the
-path of ``WORKOS_REDIRECT_URI``) itself, before Django's URL routing, so it needs no entry in ``urls.py``.
+``AUTHKIT`` holds the middleware's options (:class:`~authkit_adapters.AuthKitOptions`), any WorkOS configuration
+field (``client_id``, ``cookie_password`` ..., over the ``WORKOS_*`` variables), ``store`` and the integration's
+options (see :mod:`authkit_adapters.django._settings`). The middleware answers the sign-in callback (the path of
+``WORKOS_REDIRECT_URI``) itself, before Django's URL routing, so it needs no entry in ``urls.py``.
+
+``request.user`` is stateless (:class:`~authkit_adapters.django.users.AuthKitUser`, no database) unless
+``AUTHENTICATION_BACKENDS`` lists :class:`~authkit_adapters.django.backends.AuthKitBackend`, which keeps a
+``django.contrib.auth`` user per WorkOS user (add ``"authkit_adapters.django"`` to ``INSTALLED_APPS`` for its table).
+Signed out, it is whatever Django's ``AuthenticationMiddleware`` found, else ``AnonymousUser``.
 
 :class:`AuthKitMiddleware` is a third shell over :mod:`authkit_adapters._core`, like the WSGI and ASGI ones: it
 runs the same flows (the engine's blocking face under WSGI, its async face under ASGI, decided by Django from
@@ -20,13 +29,13 @@ views) work as they do anywhere else.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any, TypeVar, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -35,9 +44,11 @@ from django.utils.functional import SimpleLazyObject
 from authkit_core.flow import Flow, run_async, run_sync
 from authkit_core.models import NoUserInfo, UserInfo
 
-from . import _core, asgi, wsgi
-from ._access import Denial, authorize
-from ._core import MiddlewareCore, RequestInfo, Response
+from .. import _core, asgi, wsgi
+from .._access import Denial, authorize
+from .._core import MiddlewareCore, RequestInfo, Response
+from . import users as _users
+from ._settings import read_settings
 
 __all__ = ["AuthKitMiddleware", "get_user", "login_required", "permission_required", "role_required"]
 
@@ -47,13 +58,18 @@ _GetResponse = Callable[[HttpRequest], Any]
 
 
 def get_user(request: HttpRequest) -> UserInfo | NoUserInfo:
-    """The request's user: ``UserInfo`` when signed in, else ``NoUserInfo`` (also lazily as ``request.auth``)."""
+    """The request's WorkOS session: ``UserInfo`` when signed in, else ``NoUserInfo`` (also lazily as
+    ``request.authkit``). For the Django user, read ``request.user``."""
     return _core.with_auth(request=request)
 
 
 def _request_info(request: HttpRequest) -> RequestInfo:
     scope = getattr(request, "scope", None)  # an ASGIRequest keeps its scope, a WSGIRequest its environ as META
-    return asgi.request_info(scope) if scope is not None else wsgi.request_info(request.META)
+    if scope is None:
+        return wsgi.request_info(request.META)
+    if isinstance(scope.get("query_string"), str):  # Django's AsyncClient (servers send bytes, as ASGI says)
+        scope = {**scope, "query_string": scope["query_string"].encode()}
+    return asgi.request_info(scope)
 
 
 def _set_headers(response: HttpResponseBase, headers: Sequence[tuple[str, str]]) -> None:
@@ -90,19 +106,55 @@ class _Next:
         return cast(HttpResponseBase, await cast(Awaitable[Any], self.get_response(self.request)))
 
 
+def _deprecated_auth(request: HttpRequest) -> UserInfo | NoUserInfo:
+    warnings.warn(
+        "request.auth from authkit_adapters.django is deprecated (Django REST Framework owns that name): "
+        "read request.authkit, or request.user",
+        DeprecationWarning,
+        stacklevel=4,
+    )
+    return get_user(request)
+
+
+def _install_user(request: HttpRequest) -> None:
+    """Put our lazy ``request.user``/``request.auser`` on ``request``, keeping what another middleware (Django's
+    ``AuthenticationMiddleware``) put there as the signed-out fallback. Nothing is evaluated."""
+    current = request.__dict__
+    ours = current.get("_authkit_lazy_user")
+    previous = current.get("user")
+    if ours is not None and previous is ours:
+        return
+    if previous is not None:
+        current[_users._FALLBACK] = (previous, current.get("auser"))
+        current.pop(_users._CACHE, None)
+    lazy = SimpleLazyObject(functools.partial(_users.resolve_user, request))
+    current["_authkit_lazy_user"] = lazy
+    request.user = lazy
+    request.auser = functools.partial(_users.aresolve_user, request)
+
+
 class AuthKitMiddleware(MiddlewareCore):
     """The Django middleware: ``"authkit_adapters.django.AuthKitMiddleware"`` in ``MIDDLEWARE``, options from
-    ``settings.AUTHKIT``. Sync or async as the handler around it is; sets ``request.auth`` (lazy)."""
+    ``settings.AUTHKIT``. Sync or async as the handler around it is.
+
+    Sets, lazily: ``request.authkit`` (the session's ``UserInfo``/``NoUserInfo``), ``request.user`` and
+    ``request.auser()`` (the Django user: see :mod:`authkit_adapters.django.users`). Placed before or after
+    Django's ``AuthenticationMiddleware``, ours wins for a signed-in WorkOS session and falls back to Django's user
+    otherwise. ``request.auth`` still works, with a ``DeprecationWarning``: that name is Django REST Framework's."""
 
     sync_capable = True
     async_capable = True
 
     def __init__(self, get_response: _GetResponse) -> None:
-        super().__init__(**getattr(settings, "AUTHKIT", {}))
+        integration = read_settings()
+        super().__init__(**integration.middleware_options())
+        #: How sessions become users (stateless or synced), decided from ``AUTHENTICATION_BACKENDS`` at start-up.
+        self.users = _users.Users.from_settings(integration)
         self.get_response = get_response
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
+            self.process_view = self._aprocess_view  # type: ignore[method-assign,assignment]  # no thread hop under ASGI
 
     def __call__(self, request: HttpRequest) -> Any:
         """Handle one request (returns a coroutine when Django runs this middleware asynchronously)."""
@@ -116,7 +168,10 @@ class AuthKitMiddleware(MiddlewareCore):
             return _django_response(early)
         holder = getattr(request, "scope", None)
         (holder if holder is not None else request.environ)[_core.CONTEXT_KEY] = ctx
-        request.auth = SimpleLazyObject(functools.partial(get_user, request))
+        request.authkit = SimpleLazyObject(functools.partial(get_user, request))
+        request.auth = SimpleLazyObject(functools.partial(_deprecated_auth, request))
+        request.__dict__[_users._USERS] = self.users
+        _install_user(request)
         token = _core.enter_context(ctx)
         try:
             response: HttpResponseBase = yield _Next(self.get_response, request)
@@ -128,6 +183,15 @@ class AuthKitMiddleware(MiddlewareCore):
             return _django_response(outcome)
         _set_headers(response, outcome)
         return response
+
+    def process_view(self, request: HttpRequest, view: object, args: object, kwargs: object) -> None:
+        """Take ``request.user`` back when a middleware after this one (Django's ``AuthenticationMiddleware``)
+        replaced it, keeping that one as the signed-out fallback."""
+        if _users._USERS in request.__dict__:
+            _install_user(request)
+
+    async def _aprocess_view(self, request: HttpRequest, view: object, args: object, kwargs: object) -> None:
+        AuthKitMiddleware.process_view(self, request, view, args, kwargs)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         """A view's exception that only signals a recorded redirect (``with_auth(ensure_signed_in=True)`` ...)

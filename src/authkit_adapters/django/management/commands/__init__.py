@@ -1,0 +1,1 @@
+"""``authkit_clearsessions``."""
