@@ -8,7 +8,8 @@ request must end signed out (``session_not_found``, its cookie expired), and a c
 must stay signed out: the refresh's save must not bring the session back.
 
 On the code before the fix, the memory store re-created the entry (the copied cookie worked again) and the SQL
-store served the refreshing request signed in.
+store served the refreshing request signed in; an organization switch (a refresh grant too) was served signed in
+with either store.
 """
 
 from __future__ import annotations
