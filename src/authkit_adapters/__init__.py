@@ -16,7 +16,10 @@ from ._core import (
     NoRequestContextError,
     RequestInfo,
     Response,
+    SignInRefusedError,
+    SignInSuccess,
     SignInUrlOptions,
+    SuccessHook,
 )
 
 __all__ = [
@@ -26,5 +29,8 @@ __all__ = [
     "NoRequestContextError",
     "RequestInfo",
     "Response",
+    "SignInRefusedError",
+    "SignInSuccess",
     "SignInUrlOptions",
+    "SuccessHook",
 ]
