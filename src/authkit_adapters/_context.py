@@ -216,9 +216,12 @@ class RequestContext:
         custom_state: str | None = None,
         **options: Unpack[AuthorizationOptions],
     ) -> str:
-        """A sign-in URL (sign-up on the ``sign_up_paths`` unless ``screen_hint`` says); its state cookie is added
-        to this response."""
+        """A sign-in URL (sign-up on the ``sign_up_paths`` unless ``screen_hint`` says), from the middleware's
+        ``sign_in_options`` overridden by ``options``; its state cookie is added to this response."""
         self.used = True
+        for name, value in self.core.sign_in_options.items():  # the middleware's defaults; the call's own win
+            if options.get(name) is None:
+                options[name] = value  # type: ignore[literal-required]
         if options.get("screen_hint") is None and self.core.is_sign_up_path(self.info.path):
             options["screen_hint"] = "sign-up"
         options.setdefault("redirect_uri", self.core.redirect_uri)

@@ -39,6 +39,7 @@ from ._types import (
     NoRequestContextError,
     RequestInfo,
     Response,
+    SignInOptions,
     SignInUrlOptions,
 )
 
@@ -64,6 +65,7 @@ __all__ = [
     "RequestContext",
     "RequestInfo",
     "Response",
+    "SignInOptions",
     "SignInRefusedError",
     "SignInSuccess",
     "SignInUrlOptions",

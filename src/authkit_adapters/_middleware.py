@@ -17,6 +17,7 @@ from authkit_core.engine import AuthKit, AuthResult
 from authkit_core.errors import (
     AuthenticationError,
     AuthKitError,
+    ConfigurationError,
     OAuthError,
     WorkOSAPIError,
 )
@@ -30,11 +31,12 @@ from authkit_core.signin import (
     callback_cookies_to_expire,
     validate_callback,
 )
+from authkit_core.workos_api import check_authorization_options
 
 from ._context import RequestContext, _is_signed_in
 from ._effects import Hook, engine_call
 from ._success import SignInRefusedError, SignInSuccess, SuccessHook, success_outcome
-from ._types import ErrorHook, RequestInfo, Response
+from ._types import AUTHORIZATION_OPTION_NAMES, ErrorHook, RequestInfo, Response, SignInOptions
 
 __all__ = ["MiddlewareCore"]
 
@@ -66,6 +68,23 @@ def _describe(error: Exception) -> tuple[int, str, str]:
     return 500, "Something went wrong while signing you in. Please try again.", code
 
 
+def _checked_sign_in_options(options: Mapping[str, object] | None) -> dict[str, object]:
+    """The ``sign_in_options`` given (``None`` values dropped), or :class:`ConfigurationError` naming what is
+    wrong: an option that is not an authorization option, or a value of the wrong type."""
+    given = {name: value for name, value in (options or {}).items() if value is not None}
+    unknown = set(given) - set(AUTHORIZATION_OPTION_NAMES)
+    if unknown:
+        raise ConfigurationError(
+            f"sign_in_options takes {', '.join(AUTHORIZATION_OPTION_NAMES)}; not {', '.join(sorted(unknown))}",
+            variable="sign_in_options",
+        )
+    try:
+        check_authorization_options(given)
+    except ValueError as exc:
+        raise ConfigurationError(f"sign_in_options: {exc}", variable="sign_in_options") from None
+    return given
+
+
 def _raised_at(error: BaseException) -> str:
     """``file:line in function`` where ``error`` was raised (its innermost frame)."""
     frames = traceback.extract_tb(error.__traceback__)
@@ -90,6 +109,9 @@ class MiddlewareCore:
     - ``on_success(success)``: called with a :class:`~authkit_adapters.SignInSuccess` after the code exchange and
       before the session is stored; it may return a redirect target or a :class:`Response`, and refuses the
       sign-in by raising (nothing stored, ``on_error`` or a 403 page). See :data:`~authkit_adapters.SuccessHook`.
+    - ``sign_in_options``: authorization options (:class:`~authkit_adapters.SignInOptions`: ``organization_id``,
+      ``domain_hint``, ``provider`` ...) every sign-in URL this middleware builds starts from (its own redirects and
+      ``get_sign_in_url``/``get_sign_up_url``, whose options win); checked here (:class:`ConfigurationError`).
     - ``csrf_protect_sign_out``: ``sign_out()`` refuses (403, session kept) a request that another site made:
       ``Sec-Fetch-Site`` other than ``same-origin``/``none``, else an ``Origin`` that is not this host's or the
       redirect URI's, else (no such header: an old browser or a script) a GET or HEAD. See :meth:`is_cross_site`.
@@ -106,6 +128,7 @@ class MiddlewareCore:
         debug: bool = False,
         on_error: ErrorHook | None = None,
         on_success: SuccessHook | None = None,
+        sign_in_options: SignInOptions | None = None,
         csrf_protect_sign_out: bool = False,
     ) -> None:
         self.authkit = authkit if authkit is not None else AuthKit()
@@ -118,6 +141,8 @@ class MiddlewareCore:
         self.debug = debug
         self.on_error = on_error
         self.on_success = on_success
+        #: Defaults of every sign-in URL this middleware builds (its own redirects and ``get_sign_in_url``).
+        self.sign_in_options: dict[str, object] = _checked_sign_in_options(sign_in_options)
         self.csrf_protect_sign_out = csrf_protect_sign_out
         #: The path the sign-in callback is served at.
         self.callback_path = urlsplit(redirect_uri or self.authkit.config.redirect_uri).path or "/"

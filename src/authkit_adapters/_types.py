@@ -28,6 +28,7 @@ __all__ = [
     "NoRequestContextError",
     "RequestInfo",
     "Response",
+    "SignInOptions",
     "SignInUrlOptions",
 ]
 
@@ -112,15 +113,10 @@ class Response:
 ErrorHook = Callable[[Exception, RequestInfo], Any]
 
 
-class SignInUrlOptions(TypedDict, total=False):
-    """The options of ``get_sign_in_url`` and ``get_sign_up_url``: every authorization option WorkOS accepts, plus
-    where to come back to and your own state. Any left out, or ``None``, is not sent; a value of the wrong type
-    raises :class:`ValueError` (see :func:`authkit_core.workos_api.check_authorization_options`)."""
+class SignInOptions(TypedDict, total=False):
+    """The authorization options WorkOS accepts on the sign-in URL (any left out, or ``None``, is not sent): the
+    middleware's ``sign_in_options`` defaults, and part of :class:`SignInUrlOptions`."""
 
-    #: The path to come back to after signing in (a same-origin path; anything else becomes ``/``).
-    return_to: str | None
-    #: Your own string, sealed into the sign-in state and handed back to ``on_success`` (``custom_state``).
-    state: str | None
     #: Sign in to this organization.
     organization_id: str | None
     #: Pre-fill the email address.
@@ -137,11 +133,24 @@ class SignInUrlOptions(TypedDict, total=False):
     #: The sign-in must be at most this many seconds old, else the user signs in again (``0``: always). Pair it
     #: with ``check_recent_auth(max_age)``.
     max_age: int | None
+
+
+class SignInUrlOptions(SignInOptions, total=False):
+    """The options of ``get_sign_in_url`` and ``get_sign_up_url``: every authorization option WorkOS accepts
+    (:class:`SignInOptions`), the screen, where to come back to and your own state. Any left out, or ``None``, is
+    not sent (the middleware's ``sign_in_options`` then apply); a value of the wrong type raises
+    :class:`ValueError` (see :func:`authkit_core.workos_api.check_authorization_options`)."""
+
+    #: The path to come back to after signing in (a same-origin path; anything else becomes ``/``).
+    return_to: str | None
+    #: Your own string, sealed into the sign-in state and handed back to ``on_success`` (``custom_state``).
+    state: str | None
     #: ``sign-in`` or ``sign-up`` screen (``get_sign_up_url`` always opens ``sign-up``).
     screen_hint: Literal["sign-in", "sign-up"] | None
 
 
-#: The :class:`SignInUrlOptions` sent to WorkOS as they are (``return_to`` and ``state`` are sealed into the state).
+#: The :class:`SignInOptions` names: sent to WorkOS as they are (``return_to`` and ``state`` are sealed into the
+#: state instead).
 AUTHORIZATION_OPTION_NAMES = (
     "organization_id",
     "login_hint",
@@ -164,4 +173,5 @@ class AuthKitOptions(TypedDict, total=False):
     debug: bool
     on_error: ErrorHook | None
     on_success: SuccessHook | None
+    sign_in_options: SignInOptions | None
     csrf_protect_sign_out: bool

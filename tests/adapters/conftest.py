@@ -810,6 +810,26 @@ class Scenarios:
             assert emu.authorize_requests[-1]["login_hint"] == ALICE
         assert len(emu.authorize_requests) == 4
 
+    def test_sign_in_options_default_every_sign_in(self, site: Site) -> None:
+        site.mount(sign_in_options={"domain_hint": "example.com", "organization_id": "org_globex", "prompt": None})
+        with site.client() as client:
+            redirect = query_of(client.get("/protected").headers["location"])
+            assert redirect["domain_hint"] == ["example.com"]
+            assert redirect["organization_id"] == ["org_globex"]
+            assert "prompt" not in redirect
+            url = client.get("/sign-in-url", params={"organization_id": "org_acme"}).json()["url"]
+            assert query_of(url)["organization_id"] == ["org_acme"]  # the call's own option wins
+            assert query_of(url)["domain_hint"] == ["example.com"]
+            callback = client.get(authorize(client.get("/protected").headers["location"]))
+            assert callback.status_code == 307
+            assert client.get("/").json()["org"] == "org_globex"
+
+    @pytest.mark.parametrize("options", [{"return_to": "/x"}, {"max_age": -1}, {"provider": ""}])
+    def test_sign_in_options_are_checked_at_start_up(self, site: Site, options: dict[str, Any]) -> None:
+        with pytest.raises(ConfigurationError) as raised:
+            site.mount(sign_in_options=options)
+        assert raised.value.variable == "sign_in_options"
+
     def test_prompt_login_and_max_age_zero_make_the_user_sign_in_again(self, site: Site) -> None:
         site.mount()
         with site.client() as client:
