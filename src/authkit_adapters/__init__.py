@@ -16,7 +16,11 @@ from ._core import (
     NoRequestContextError,
     RequestInfo,
     Response,
+    SignInOptions,
+    SignInRefusedError,
+    SignInSuccess,
     SignInUrlOptions,
+    SuccessHook,
 )
 
 __all__ = [
@@ -26,5 +30,9 @@ __all__ = [
     "NoRequestContextError",
     "RequestInfo",
     "Response",
+    "SignInOptions",
+    "SignInRefusedError",
+    "SignInSuccess",
     "SignInUrlOptions",
+    "SuccessHook",
 ]

@@ -76,12 +76,15 @@ def switch_to_organization(
 
 def get_sign_in_url(*, request: object = None, **options: Unpack[SignInUrlOptions]) -> str:
     """A URL that starts a sign-in (coming back to ``return_to``); the middleware sets its state cookie on this
-    response. Options: :class:`SignInUrlOptions`."""
-    return current_context(request).sign_in_url_for("sign-in", options)
+    response. Options (:class:`SignInUrlOptions`): every authorization option WorkOS accepts (``login_hint``,
+    ``organization_id``, ``domain_hint``, ``connection_id``, ``provider``, ``prompt``, ``max_age``,
+    ``screen_hint``), ``return_to``, and ``state``, your own string handed back to ``on_success``."""
+    return current_context(request).sign_in_url_for(None, options)
 
 
 def get_sign_up_url(*, request: object = None, **options: Unpack[SignInUrlOptions]) -> str:
-    """Like :func:`get_sign_in_url`, opening the sign-up screen."""
+    """Like :func:`get_sign_in_url`, opening the sign-up screen (``screen_hint="sign-up"`` whatever the options
+    say)."""
     return current_context(request).sign_in_url_for("sign-up", options)
 
 

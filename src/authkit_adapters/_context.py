@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar, Token
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, Unpack
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, Unpack, cast
 
 from authkit_core.cookies import SetCookie
 from authkit_core.engine import AuthKit, AuthResult
@@ -38,7 +38,15 @@ from authkit_core.signin import (
 from authkit_core.tokens import get_token_claims as _decode_claims
 from authkit_core.workos_api import AuthorizationOptions
 
-from ._types import CONTEXT_KEY, CrossSiteRequestError, NoRequestContextError, RequestInfo, Response, SignInUrlOptions
+from ._types import (
+    AUTHORIZATION_OPTION_NAMES,
+    CONTEXT_KEY,
+    CrossSiteRequestError,
+    NoRequestContextError,
+    RequestInfo,
+    Response,
+    SignInUrlOptions,
+)
 
 if TYPE_CHECKING:
     from ._middleware import MiddlewareCore
@@ -208,9 +216,12 @@ class RequestContext:
         custom_state: str | None = None,
         **options: Unpack[AuthorizationOptions],
     ) -> str:
-        """A sign-in URL (sign-up on the ``sign_up_paths`` unless ``screen_hint`` says); its state cookie is added
-        to this response."""
+        """A sign-in URL (sign-up on the ``sign_up_paths`` unless ``screen_hint`` says), from the middleware's
+        ``sign_in_options`` overridden by ``options``; its state cookie is added to this response."""
         self.used = True
+        for name, value in self.core.sign_in_options.items():  # the middleware's defaults; the call's own win
+            if options.get(name) is None:
+                options[name] = value  # type: ignore[literal-required]
         if options.get("screen_hint") is None and self.core.is_sign_up_path(self.info.path):
             options["screen_hint"] = "sign-up"
         options.setdefault("redirect_uri", self.core.redirect_uri)
@@ -230,15 +241,21 @@ class RequestContext:
         self._sign_ins[key] = request.url
         return request.url
 
-    def sign_in_url_for(self, screen_hint: Literal["sign-in", "sign-up"], options: SignInUrlOptions) -> str:
-        """:meth:`sign_in_url` from the options of ``get_sign_in_url``/``get_sign_up_url``."""
+    def sign_in_url_for(self, screen_hint: Literal["sign-in", "sign-up"] | None, options: SignInUrlOptions) -> str:
+        """:meth:`sign_in_url` from the options of ``get_sign_in_url`` (``screen_hint=None``: the options' own,
+        else ``sign-in``) or ``get_sign_up_url`` (``"sign-up"``, whatever the options say). An unknown option
+        raises :class:`TypeError`, a value of the wrong type :class:`ValueError`."""
+        unknown = set(options) - set(SignInUrlOptions.__optional_keys__)
+        if unknown:
+            raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+        given: Mapping[str, object] = options
+        passed = {n: given[n] for n in AUTHORIZATION_OPTION_NAMES if given.get(n) is not None}
+        passed["screen_hint"] = screen_hint or options.get("screen_hint") or "sign-in"
+        state = options.get("state")
+        if state is not None and not isinstance(state, str):
+            raise ValueError("state must be a string")
         return self.sign_in_url(
-            return_pathname=options.get("return_to"),
-            custom_state=options.get("state"),
-            screen_hint=screen_hint,
-            organization_id=options.get("organization_id"),
-            login_hint=options.get("login_hint"),
-            prompt=options.get("prompt"),
+            return_pathname=options.get("return_to"), custom_state=state, **cast(AuthorizationOptions, passed)
         )
 
     def before_refresh(self, ensure_signed_in: bool) -> NoUserInfo | None:

@@ -4,7 +4,8 @@
 - :mod:`._context`: :class:`RequestContext`, one request's state, and :func:`current_context`;
 - :mod:`._middleware`: :class:`MiddlewareCore`, the decisions and the sign-in callback;
 - :mod:`._api`: the request-scoped functions (``with_auth`` ...) and their sync/async faces;
-- :mod:`._effects`: the effects those flows yield (engine calls, user hooks).
+- :mod:`._effects`: the effects those flows yield (engine calls, user hooks);
+- :mod:`._success`: what ``on_success`` receives and returns, and the refusal it raises.
 
 This module gathers them under one name for the shells and the framework helpers.
 """
@@ -29,6 +30,7 @@ from ._api import (
 )
 from ._context import SESSION_CACHE_HEADERS, RequestContext, current_context, enter_context, leave_context
 from ._middleware import MiddlewareCore
+from ._success import SignInRefusedError, SignInSuccess, SuccessHook
 from ._types import (
     CONTEXT_KEY,
     AuthKitOptions,
@@ -37,6 +39,7 @@ from ._types import (
     NoRequestContextError,
     RequestInfo,
     Response,
+    SignInOptions,
     SignInUrlOptions,
 )
 
@@ -62,7 +65,11 @@ __all__ = [
     "RequestContext",
     "RequestInfo",
     "Response",
+    "SignInOptions",
+    "SignInRefusedError",
+    "SignInSuccess",
     "SignInUrlOptions",
+    "SuccessHook",
     "as_coroutine",
     "awaiting",
     "blocking",

@@ -7,30 +7,36 @@ from __future__ import annotations
 
 import html
 import logging
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from authkit_core.cookies import expiries_for_every_scope
-from authkit_core.engine import AuthKit
+from authkit_core.engine import AuthKit, AuthResult
 from authkit_core.errors import (
     AuthenticationError,
     AuthKitError,
+    ConfigurationError,
     OAuthError,
     WorkOSAPIError,
 )
 from authkit_core.flow import Flow
+from authkit_core.models import AuthenticationResponse, NoUserInfo
 from authkit_core.paths import PathPatterns
 from authkit_core.redirects import normalize_origin
 from authkit_core.signin import (
+    CallbackParams,
     SignInCallbackError,
     callback_cookies_to_expire,
     validate_callback,
 )
+from authkit_core.workos_api import check_authorization_options
 
 from ._context import RequestContext, _is_signed_in
 from ._effects import Hook, engine_call
-from ._types import ErrorHook, RequestInfo, Response
+from ._success import SignInRefusedError, SignInSuccess, SuccessHook, success_outcome
+from ._types import AUTHORIZATION_OPTION_NAMES, ErrorHook, RequestInfo, Response, SignInOptions
 
 __all__ = ["MiddlewareCore"]
 
@@ -49,6 +55,9 @@ def _describe(error: Exception) -> tuple[int, str, str]:
         return 400, error.message[:1].upper() + error.message[1:] + ".", error.code
     if isinstance(error, SignInCallbackError):
         return 400, "This sign-in link is invalid or has expired. Please sign in again.", error.code
+    if isinstance(error, SignInRefusedError):
+        shown = error.message if error.cause is None and error.message else "This sign-in was refused."
+        return error.status, shown, error.code
     if isinstance(error, AuthKitError) and error.is_transient:
         return 500, "The sign-in service could not be reached. Please try again in a moment.", error.code
     if isinstance(error, AuthenticationError):
@@ -57,6 +66,32 @@ def _describe(error: Exception) -> tuple[int, str, str]:
         return 400, "This sign-in could not be completed (the code was already used or has expired).", error.code
     code = error.code if isinstance(error, AuthKitError) else "internal_error"
     return 500, "Something went wrong while signing you in. Please try again.", code
+
+
+def _checked_sign_in_options(options: Mapping[str, object] | None) -> dict[str, object]:
+    """The ``sign_in_options`` given (``None`` values dropped), or :class:`ConfigurationError` naming what is
+    wrong: an option that is not an authorization option, or a value of the wrong type."""
+    given = {name: value for name, value in (options or {}).items() if value is not None}
+    unknown = set(given) - set(AUTHORIZATION_OPTION_NAMES)
+    if unknown:
+        raise ConfigurationError(
+            f"sign_in_options takes {', '.join(AUTHORIZATION_OPTION_NAMES)}; not {', '.join(sorted(unknown))}",
+            variable="sign_in_options",
+        )
+    try:
+        check_authorization_options(given)
+    except ValueError as exc:
+        raise ConfigurationError(f"sign_in_options: {exc}", variable="sign_in_options") from None
+    return given
+
+
+def _raised_at(error: BaseException) -> str:
+    """``file:line in function`` where ``error`` was raised (its innermost frame)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return "an unknown place"
+    last = frames[-1]
+    return f"{last.filename}:{last.lineno} in {last.name}"
 
 
 class MiddlewareCore:
@@ -71,6 +106,12 @@ class MiddlewareCore:
     - ``redirect_uri``: the callback URL, instead of the configuration's; its path is served by the middleware.
     - ``debug``: log each decision to the ``authkit_session`` logger (at INFO; never a token, code or cookie).
     - ``on_error(error, request_info)``: called when the sign-in callback fails; see :data:`ErrorHook`.
+    - ``on_success(success)``: called with a :class:`~authkit_adapters.SignInSuccess` after the code exchange and
+      before the session is stored; it may return a redirect target or a :class:`Response`, and refuses the
+      sign-in by raising (nothing stored, ``on_error`` or a 403 page). See :data:`~authkit_adapters.SuccessHook`.
+    - ``sign_in_options``: authorization options (:class:`~authkit_adapters.SignInOptions`: ``organization_id``,
+      ``domain_hint``, ``provider`` ...) every sign-in URL this middleware builds starts from (its own redirects and
+      ``get_sign_in_url``/``get_sign_up_url``, whose options win); checked here (:class:`ConfigurationError`).
     - ``csrf_protect_sign_out``: ``sign_out()`` refuses (403, session kept) a request that another site made:
       ``Sec-Fetch-Site`` other than ``same-origin``/``none``, else an ``Origin`` that is not this host's or the
       redirect URI's, else (no such header: an old browser or a script) a GET or HEAD. See :meth:`is_cross_site`.
@@ -86,6 +127,8 @@ class MiddlewareCore:
         redirect_uri: str | None = None,
         debug: bool = False,
         on_error: ErrorHook | None = None,
+        on_success: SuccessHook | None = None,
+        sign_in_options: SignInOptions | None = None,
         csrf_protect_sign_out: bool = False,
     ) -> None:
         self.authkit = authkit if authkit is not None else AuthKit()
@@ -97,6 +140,9 @@ class MiddlewareCore:
         self.redirect_uri = redirect_uri
         self.debug = debug
         self.on_error = on_error
+        self.on_success = on_success
+        #: Defaults of every sign-in URL this middleware builds (its own redirects and ``get_sign_in_url``).
+        self.sign_in_options: dict[str, object] = _checked_sign_in_options(sign_in_options)
         self.csrf_protect_sign_out = csrf_protect_sign_out
         #: The path the sign-in callback is served at.
         self.callback_path = urlsplit(redirect_uri or self.authkit.config.redirect_uri).path or "/"
@@ -210,17 +256,23 @@ class MiddlewareCore:
         return ctx, self.gate(ctx)
 
     def _callback_flow(self, ctx: RequestContext) -> Flow[Response]:
-        """Complete a sign-in: validate the state, exchange the code, redirect (or report the failure). The state
-        cookie is expired whatever happens."""
+        """Complete a sign-in: validate the state, exchange the code, run ``on_success``, store the session and
+        redirect (or report the failure). The state cookie is expired whatever happens; the session is stored only
+        once ``on_success`` returned, so a refused sign-in leaves nothing behind."""
         config = self.authkit.config
         query = ctx.info.query
         ctx.extra_cookies.extend(callback_cookies_to_expire(config, query))
         try:
             params = validate_callback(config, query, ctx.cookies)
             client = {"ip_address": ctx.info.client_ip, "user_agent": ctx.info.user_agent}
-            result = yield engine_call(
-                self.authkit, "exchange_code", params.code, params.code_verifier, ctx.cookies, **client
+            response: AuthenticationResponse = yield engine_call(
+                self.authkit, "authenticate_with_code", params.code, params.code_verifier, **client
             )
+            outcome = None
+            if self.on_success is not None:
+                outcome = yield from self._success_flow(ctx, params, response)
+            result = AuthResult(NoUserInfo())
+            yield engine_call(self.authkit, "save_session", result, response, ctx.cookies)
         except Exception as exc:
             code = exc.code if isinstance(exc, AuthKitError) else type(exc).__name__
             if isinstance(exc, SignInCallbackError) and exc.code == "redirect_uri_mismatch":
@@ -235,9 +287,39 @@ class MiddlewareCore:
                     logger.exception("authkit: the on_error hook failed")
             return self._callback_failure(ctx, exc, hook_result)
         ctx.auth = result
-        location = ctx.redirect_to(params.return_pathname)
+        if isinstance(outcome, Response):
+            self.log("sign-in completed: on_success answered %d", outcome.status)
+            return Response(outcome.status, ctx.decorate(outcome.headers, force_cache_headers=True), outcome.body)
+        location = ctx.redirect_to(params.return_pathname if outcome is None else outcome)
         self.log("sign-in completed: redirecting to %s", urlsplit(location).path)
         return ctx.pending_response() or Response(500, [])
+
+    def _success_flow(
+        self, ctx: RequestContext, params: CallbackParams, response: AuthenticationResponse
+    ) -> Flow[str | Response | None]:
+        """Run ``on_success``; what it returns, checked; a refusal (it raised, or returned something else) as
+        :class:`SignInRefusedError`."""
+        assert self.on_success is not None
+        success = SignInSuccess(
+            user=response.user,
+            organization_id=response.organization_id,
+            auth_response=response,
+            return_pathname=params.return_pathname,
+            custom_state=params.custom_state,
+            request_info=ctx.info,
+        )
+        try:
+            value = yield Hook(self.on_success, (success,))
+        except Exception as exc:
+            refusal = SignInRefusedError.wrap(exc)
+            if refusal is exc:
+                logger.info("authkit: on_success refused the sign-in")
+            else:  # a bug in the hook, most likely: say where, but not the message (it may hold anything)
+                logger.warning(
+                    "authkit: on_success raised %s at %s: sign-in refused", type(exc).__name__, _raised_at(exc)
+                )
+            raise refusal from exc
+        return success_outcome(value)
 
     def _callback_failure(self, ctx: RequestContext, error: Exception, hook_result: object) -> Response:
         if isinstance(hook_result, str):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 from urllib.parse import parse_qsl
 
 from authkit_core.engine import AuthKit
@@ -16,7 +16,11 @@ from authkit_core.errors import (
 )
 from authkit_core.redirects import request_origin
 
+if TYPE_CHECKING:
+    from ._success import SuccessHook
+
 __all__ = [
+    "AUTHORIZATION_OPTION_NAMES",
     "CONTEXT_KEY",
     "AuthKitOptions",
     "CrossSiteRequestError",
@@ -24,6 +28,7 @@ __all__ = [
     "NoRequestContextError",
     "RequestInfo",
     "Response",
+    "SignInOptions",
     "SignInUrlOptions",
 ]
 
@@ -108,19 +113,53 @@ class Response:
 ErrorHook = Callable[[Exception, RequestInfo], Any]
 
 
-class SignInUrlOptions(TypedDict, total=False):
-    """The options of ``get_sign_in_url`` and ``get_sign_up_url``."""
+class SignInOptions(TypedDict, total=False):
+    """The authorization options WorkOS accepts on the sign-in URL (any left out, or ``None``, is not sent): the
+    middleware's ``sign_in_options`` defaults, and part of :class:`SignInUrlOptions`."""
 
-    #: The path to come back to after signing in (a same-origin path; anything else becomes ``/``).
-    return_to: str | None
     #: Sign in to this organization.
     organization_id: str | None
     #: Pre-fill the email address.
     login_hint: str | None
-    #: Passed to the identity provider (e.g. ``"consent"``).
+    #: Pre-select the SSO connection of this email domain.
+    domain_hint: str | None
+    #: Sign in through this SSO connection (``conn_...``).
+    connection_id: str | None
+    #: ``authkit`` (the default: the hosted sign-in page) or an OAuth provider (``GoogleOAuth``, ``MicrosoftOAuth``,
+    #: ``GitHubOAuth``, ``AppleOAuth`` ...) to go straight to it.
+    provider: str | None
+    #: ``login``: sign in again even with a live AuthKit session; ``consent``: passed to the identity provider.
     prompt: str | None
-    #: Your own string, handed back by the callback (``CallbackParams.custom_state``).
+    #: The sign-in must be at most this many seconds old, else the user signs in again (``0``: always). Pair it
+    #: with ``check_recent_auth(max_age)``.
+    max_age: int | None
+
+
+class SignInUrlOptions(SignInOptions, total=False):
+    """The options of ``get_sign_in_url`` and ``get_sign_up_url``: every authorization option WorkOS accepts
+    (:class:`SignInOptions`), the screen, where to come back to and your own state. Any left out, or ``None``, is
+    not sent (the middleware's ``sign_in_options`` then apply); a value of the wrong type raises
+    :class:`ValueError` (see :func:`authkit_core.workos_api.check_authorization_options`)."""
+
+    #: The path to come back to after signing in (a same-origin path; anything else becomes ``/``).
+    return_to: str | None
+    #: Your own string, sealed into the sign-in state and handed back to ``on_success`` (``custom_state``).
     state: str | None
+    #: ``sign-in`` or ``sign-up`` screen (``get_sign_up_url`` always opens ``sign-up``).
+    screen_hint: Literal["sign-in", "sign-up"] | None
+
+
+#: The :class:`SignInOptions` names: sent to WorkOS as they are (``return_to`` and ``state`` are sealed into the
+#: state instead).
+AUTHORIZATION_OPTION_NAMES = (
+    "organization_id",
+    "login_hint",
+    "domain_hint",
+    "connection_id",
+    "provider",
+    "prompt",
+    "max_age",
+)
 
 
 class AuthKitOptions(TypedDict, total=False):
@@ -133,4 +172,6 @@ class AuthKitOptions(TypedDict, total=False):
     redirect_uri: str | None
     debug: bool
     on_error: ErrorHook | None
+    on_success: SuccessHook | None
+    sign_in_options: SignInOptions | None
     csrf_protect_sign_out: bool

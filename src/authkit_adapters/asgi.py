@@ -113,8 +113,8 @@ async def _send(send: Send, response: Response) -> None:
 class AuthKitMiddleware(MiddlewareCore):
     """Put AuthKit sessions in front of an ASGI app: ``AuthKitMiddleware(app, authkit=AuthKit(...), ...)``.
 
-    Options are those of :class:`~authkit_adapters._core.MiddlewareCore`; ``on_error`` may be a coroutine
-    function. :func:`validate_api_key` runs through the engine (its HTTP client and circuit breaker).
+    Options are those of :class:`~authkit_adapters._core.MiddlewareCore`; ``on_error`` and ``on_success`` may be
+    coroutine functions. :func:`validate_api_key` runs through the engine (its HTTP client and circuit breaker).
     """
 
     def __init__(self, app: ASGIApp, **options: Unpack[AuthKitOptions]) -> None:

@@ -385,8 +385,24 @@ class AuthKit:
     def exchange_code(
         self, code: str, code_verifier: str | None, cookies: Mapping[str, str], **client_info: str | None
     ) -> AuthResult:
-        """Complete a sign-in: trade the code for tokens and store a new session under a new handle."""
+        """Complete a sign-in: trade the code for tokens and store a new session under a new handle
+        (:meth:`authenticate_with_code` then :meth:`save_session`)."""
         return run_sync(self._exchange_code_flow(code, code_verifier, cookies, client_info), self._sio())
+
+    def authenticate_with_code(
+        self, code: str, code_verifier: str | None, **client_info: str | None
+    ) -> AuthenticationResponse:
+        """Trade a sign-in's code (and its PKCE verifier) for tokens, storing nothing: the first half of
+        :meth:`exchange_code`, for a caller that decides whether to keep the session (the middleware's
+        ``on_success`` runs between the two halves) and then calls :meth:`save_session`. ``client_info`` is
+        ``ip_address``/``user_agent``."""
+        return run_sync(self._authenticate_code_flow(code, code_verifier, client_info), self._sio())
+
+    async def authenticate_with_code_async(
+        self, code: str, code_verifier: str | None, **client_info: str | None
+    ) -> AuthenticationResponse:
+        """Async :meth:`authenticate_with_code`."""
+        return await run_async(self._authenticate_code_flow(code, code_verifier, client_info), self._aio())
 
     async def exchange_code_async(
         self, code: str, code_verifier: str | None, cookies: Mapping[str, str], **client_info: str | None
@@ -695,16 +711,26 @@ class AuthKit:
     def _exchange_code_flow(
         self, code: str, code_verifier: str | None, cookies: Mapping[str, str], client_info: Mapping[str, str | None]
     ) -> Flow[AuthResult]:
-        response = yield from authenticate_with_code_flow(
-            self.config,
-            code,
-            code_verifier=code_verifier,
-            ip_address=client_info.get("ip_address"),
-            user_agent=client_info.get("user_agent"),
-        )
+        response = yield from self._authenticate_code_flow(code, code_verifier, client_info)
         result = AuthResult(_SIGNED_OUT)
         yield from self._save_flow(result, response, cookies)
         return result
+
+    def _authenticate_code_flow(
+        self, code: str, code_verifier: str | None, client_info: Mapping[str, str | None]
+    ) -> Flow[AuthenticationResponse]:
+        unknown = set(client_info) - {"ip_address", "user_agent"}
+        if unknown:
+            raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+        return (
+            yield from authenticate_with_code_flow(
+                self.config,
+                code,
+                code_verifier=code_verifier,
+                ip_address=client_info.get("ip_address"),
+                user_agent=client_info.get("user_agent"),
+            )
+        )
 
     def _save_flow(
         self, result: AuthResult, response: AuthenticationResponse, cookies: Mapping[str, str]

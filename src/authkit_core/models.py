@@ -17,6 +17,7 @@ __all__ = [
     "AuthenticationResponse",
     "Impersonator",
     "NoUserInfo",
+    "OAuthTokens",
     "Session",
     "User",
     "UserInfo",
@@ -140,6 +141,40 @@ class Impersonator:
 
 
 @dataclass(frozen=True, slots=True)
+class OAuthTokens:
+    """The identity provider's own tokens (WorkOS's ``oauth_tokens``), returned by a code grant when the user signed
+    in through an OAuth provider (Google, Microsoft, GitHub ...) and the app asked WorkOS for them. Never stored in
+    the session: hand them to your own storage from ``on_success``."""
+
+    #: The provider, as WorkOS names it (``GoogleOAuth`` ...).
+    provider: str | None
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    #: When ``access_token`` expires (Unix seconds), when WorkOS says.
+    expires_at: int | None = None
+    #: The scopes the provider granted.
+    scopes: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: object) -> OAuthTokens | None:
+        """Read ``{provider, access_token, refresh_token, expires_at, scopes}``; ``None`` when absent or without an
+        access token."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("access_token"), str):
+            return None
+        provider, refresh = data.get("provider"), data.get("refresh_token")
+        expires_at, scopes = data.get("expires_at"), data.get("scopes")
+        return cls(
+            provider=provider if isinstance(provider, str) else None,
+            access_token=data["access_token"],
+            refresh_token=refresh if isinstance(refresh, str) and refresh else None,
+            expires_at=int(expires_at)
+            if isinstance(expires_at, int | float) and not isinstance(expires_at, bool)
+            else None,
+            scopes=tuple(s for s in scopes if isinstance(s, str)) if isinstance(scopes, list) else (),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class AuthenticationResponse:
     """A successful answer of ``POST /user_management/authenticate`` (code or refresh grant)."""
 
@@ -149,6 +184,8 @@ class AuthenticationResponse:
     organization_id: str | None = None
     impersonator: Impersonator | None = None
     authentication_method: str | None = None
+    #: The identity provider's tokens, when WorkOS returned them (code grants through an OAuth provider).
+    oauth_tokens: OAuthTokens | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -168,6 +205,7 @@ class AuthenticationResponse:
             organization_id=org if isinstance(org, str) else None,
             impersonator=Impersonator.from_json(data.get("impersonator")),
             authentication_method=method if isinstance(method, str) else None,
+            oauth_tokens=OAuthTokens.from_json(data.get("oauth_tokens")),
             raw=data,
         )
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+import re
 import sys
 import time
 import uuid
@@ -49,6 +50,7 @@ __all__ = [
     "AUTHORIZE_PATH",
     "BACKOFF_BASE_SECONDS",
     "BACKOFF_CAP_SECONDS",
+    "DEFAULT_PROVIDER",
     "JWKS_PATH",
     "LOGOUT_PATH",
     "RETRY_AFTER_CAP_SECONDS",
@@ -64,6 +66,7 @@ __all__ = [
     "authenticate_with_refresh_token_request",
     "authorization_url",
     "backoff_delay",
+    "check_authorization_options",
     "call_flow",
     "classify_error",
     "fetch_jwks_flow",
@@ -134,16 +137,32 @@ class AuthorizationOptions(TypedDict, total=False):
     organization_id: str | None
     #: Pre-fill the email address.
     login_hint: str | None
-    #: Passed through to the identity provider (e.g. ``"consent"``).
+    #: ``login`` asks the user to sign in again even with a live AuthKit session; ``consent`` is passed through to
+    #: the identity provider. Any other value is sent as it is.
     prompt: str | None
-    #: Require a sign-in no older than this many seconds.
+    #: Require a sign-in no older than this many seconds (``0``: always sign in again).
     max_age: int | None
     #: Pre-select the SSO connection of this domain.
     domain_hint: str | None
+    #: Sign in through this SSO connection (``conn_...``); without ``provider``, no ``provider`` is sent.
+    connection_id: str | None
+    #: The identity provider: ``authkit`` (the default, the hosted sign-in page) or an OAuth provider such as
+    #: ``GoogleOAuth``, ``MicrosoftOAuth``, ``GitHubOAuth``, ``AppleOAuth`` to go straight to it.
+    provider: str | None
 
 
-# The optional query parameters, in the order they are written.
-_AUTHORIZE_OPTIONAL = ("screen_hint", "organization_id", "login_hint", "prompt", "max_age", "domain_hint")
+# The optional query parameters, in the order they are written (``provider`` is written with the required ones).
+_AUTHORIZE_OPTIONAL = (
+    "screen_hint",
+    "organization_id",
+    "connection_id",
+    "login_hint",
+    "prompt",
+    "max_age",
+    "domain_hint",
+)
+#: The identity provider of a sign-in URL that names none (and no ``connection_id``): AuthKit's hosted page.
+DEFAULT_PROVIDER = "authkit"
 
 
 def _check_options(options: Mapping[str, object], kind: Any) -> None:
@@ -156,35 +175,56 @@ def _check_options(options: Mapping[str, object], kind: Any) -> None:
 def authorization_url(
     config: AuthKitConfig, *, state: str, code_challenge: str, **options: Unpack[AuthorizationOptions]
 ) -> str:
-    """The AuthKit sign-in URL to redirect the browser to (PKCE with S256, ``provider=authkit``).
+    """The AuthKit sign-in URL to redirect the browser to (PKCE with S256, ``provider=authkit`` unless
+    ``provider`` or ``connection_id`` says otherwise).
 
-    ``screen_hint`` must be ``"sign-in"`` or ``"sign-up"`` and ``max_age`` a whole number of seconds (0 or more);
-    anything else raises :class:`ValueError`, and an unknown option :class:`TypeError`.
+    ``screen_hint`` must be ``"sign-in"`` or ``"sign-up"``, ``max_age`` a whole number of seconds (0 or more), and
+    every other option a non-empty string without control characters; anything else raises :class:`ValueError`,
+    and an unknown option :class:`TypeError`.
     """
     _check_options(options, AuthorizationOptions)
     if not state:
         raise ValueError("state is empty")
     if not code_challenge:
         raise ValueError("code_challenge is empty")
-    screen_hint, max_age = options.get("screen_hint"), options.get("max_age")
-    if screen_hint is not None and screen_hint not in SCREEN_HINTS:
-        raise ValueError(f"screen_hint must be 'sign-in' or 'sign-up', not {screen_hint!r}")
-    if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 0):
-        raise ValueError("max_age must be a whole number of seconds, 0 or more")
+    check_authorization_options(options)
+    provider = options.get("provider")
+    if provider is None and options.get("connection_id") is None:
+        provider = DEFAULT_PROVIDER
     params: dict[str, str] = {
         "client_id": config.client_id,
         "redirect_uri": options.get("redirect_uri") or config.redirect_uri,
         "response_type": "code",
-        "provider": "authkit",
-        "state": state,
-        "code_challenge": code_challenge,
-        "code_challenge_method": CODE_CHALLENGE_METHOD,
     }
+    if provider is not None:
+        params["provider"] = provider
+    params.update(state=state, code_challenge=code_challenge, code_challenge_method=CODE_CHALLENGE_METHOD)
     for name in _AUTHORIZE_OPTIONAL:
         value = options.get(name)
         if value is not None:
             params[name] = str(value)
     return f"{config.api_base_url}{AUTHORIZE_PATH}?{urlencode(params)}"
+
+
+def check_authorization_options(options: Mapping[str, object]) -> None:
+    """Raise :class:`ValueError` unless every given (non-``None``) sign-in option has the type WorkOS accepts:
+    ``screen_hint`` ``"sign-in"``/``"sign-up"``, ``max_age`` a whole number of seconds (0 or more, not a bool),
+    every other one a non-empty string without control characters (``prompt`` is not limited to known values:
+    WorkOS passes unknown ones to the identity provider)."""
+    for name, value in options.items():
+        if value is None:
+            continue
+        if name == "max_age":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError("max_age must be a whole number of seconds, 0 or more")
+        elif name == "screen_hint":
+            if value not in SCREEN_HINTS:
+                raise ValueError(f"screen_hint must be 'sign-in' or 'sign-up', not {value!r}")
+        elif not isinstance(value, str) or not value or _CONTROL_CHARS.search(value):
+            raise ValueError(f"{name} must be a non-empty string without control characters")
+
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def logout_url(config: AuthKitConfig, session_id: str, return_to: str | None = None) -> str:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
+import threading
 import time
 from http.cookies import SimpleCookie
 from typing import Any
@@ -90,6 +92,13 @@ def sign_in(client: httpx.Client, start: str = "/protected", email: str = ALICE)
     callback = client.get(authorize(first.headers["location"], email))
     assert callback.status_code == 307, callback.text
     return callback
+
+
+def sign_in_callback(client: httpx.Client, email: str = ALICE) -> httpx.Response:
+    """Walk a sign-in from ``/protected`` up to the callback's response, whatever its status."""
+    first = client.get("/protected")
+    assert first.status_code == 307, first.text
+    return client.get(authorize(first.headers["location"], email))
 
 
 def query_of(url: str) -> dict[str, list[str]]:
@@ -576,3 +585,310 @@ class Scenarios:
         text = "\n".join(messages)
         secrets = [query_of(callback_url)["code"][0], query_of(callback_url)["state"][0][:40], "Fe26.2"]
         assert not any(s in text for s in secrets)
+
+    # --- on_success -------------------------------------------------------------------------------------------
+
+    def test_on_success_receives_the_sign_in(self, site: Site) -> None:
+        seen: list[Any] = []
+        site.mount(on_success=seen.append)
+        with site.client() as client:
+            url = client.get(
+                "/sign-in-url", params={"state": "cart-42", "return_to": "/after", "organization_id": "org_globex"}
+            ).json()["url"]
+            callback = client.get(authorize(url))
+            assert callback.status_code == 307
+            assert callback.headers["location"] == "/after"
+            assert SESSION in set_cookies(callback)
+            assert client.get("/").json()["org"] == "org_globex"
+        (success,) = seen
+        assert success.user.email == ALICE
+        assert success.organization_id == "org_globex"
+        assert success.custom_state == "cart-42"
+        assert success.return_pathname == "/after"
+        assert success.authentication_method == "Password"
+        assert success.impersonator is None
+        assert success.oauth_tokens is None
+        assert success.access_token and success.refresh_token
+        assert success.auth_response.user == success.user
+        assert success.claims["org_id"] == "org_globex"
+        assert success.request_info.path == "/callback"
+        assert success.access_token not in repr(success)
+        assert success.refresh_token not in repr(success)
+
+    def test_on_success_creates_a_local_user_row(self, site: Site) -> None:
+        db = sqlite3.connect(":memory:", check_same_thread=False)
+        db.execute("CREATE TABLE users (workos_id TEXT PRIMARY KEY, email TEXT, sign_ins INTEGER)")
+        lock = threading.Lock()
+
+        def on_success(success: Any) -> None:
+            with lock, db:
+                db.execute(
+                    "INSERT INTO users VALUES (?, ?, 1) ON CONFLICT (workos_id) DO UPDATE SET "
+                    "email = excluded.email, sign_ins = sign_ins + 1",
+                    (success.user.id, success.user.email),
+                )
+
+        site.mount(on_success=on_success)
+        with site.client() as client:
+            sign_in(client)
+            client.cookies.clear()  # another browser: the second sign-in updates the row
+            sign_in(client)
+        assert db.execute("SELECT workos_id, email, sign_ins FROM users").fetchall() == [("user_alice", ALICE, 2)]
+
+    def test_on_success_stores_provider_tokens(self, site: Site) -> None:
+        stored: dict[str, Any] = {}
+
+        def on_success(success: Any) -> None:
+            if success.oauth_tokens is not None:
+                stored[success.user.id] = success.oauth_tokens
+
+        site.mount(on_success=on_success)
+        with site.client() as client:
+            url = client.get("/sign-in-url", params={"provider": "GoogleOAuth"}).json()["url"]
+            assert query_of(url)["provider"] == ["GoogleOAuth"]
+            assert client.get(authorize(url)).status_code == 307
+            assert client.get("/").json()["email"] == ALICE
+        tokens = stored["user_alice"]
+        assert tokens.provider == "GoogleOAuth"
+        assert tokens.access_token.startswith("emu_provider_at_")
+        assert tokens.refresh_token.startswith("emu_provider_rt_")
+        assert tokens.expires_at > time.time()
+        assert "email" in tokens.scopes
+        assert tokens.access_token not in repr(tokens)
+
+    def test_on_success_redirects_to_onboarding(self, site: Site) -> None:
+        site.mount(on_success=lambda success: None if success.custom_state == "returning" else "/onboarding?step=1")
+        with site.client() as client:
+            callback = sign_in(client)
+            assert callback.headers["location"] == "/onboarding?step=1"
+            assert SESSION in set_cookies(callback)
+            assert client.get("/").json()["email"] == ALICE
+            url = client.get("/sign-in-url", params={"state": "returning", "return_to": "/home"}).json()["url"]
+            assert client.get(authorize(url)).headers["location"] == "/home"
+
+    @pytest.mark.parametrize("hostile", ["https://evil.example/x", "//evil.example", "javascript:alert(1)"])
+    def test_on_success_hostile_target_becomes_root(self, site: Site, hostile: str) -> None:
+        site.mount(on_success=lambda success: hostile)
+        with site.client() as client:
+            callback = sign_in(client)
+        assert callback.headers["location"] == "/"
+        assert SESSION in set_cookies(callback)
+
+    def test_on_success_response_carries_the_session(self, site: Site) -> None:
+        from authkit_adapters import Response
+
+        site.mount(on_success=lambda success: Response(200, [("Content-Type", "text/plain")], b"welcome"))
+        with site.client() as client:
+            first = client.get("/protected")
+            ((name, _),) = verifier_cookies(first).items()
+            response = client.get(authorize(first.headers["location"]))
+            assert response.status_code == 200
+            assert response.text == "welcome"
+            cookies = set_cookies(response)
+            assert SESSION in cookies
+            assert cookies[name]["max-age"] == "0"
+            assert_no_store(response)
+            assert client.get("/").json()["email"] == ALICE
+
+    def test_on_success_refusal_stores_nothing(self, site: Site) -> None:
+        from authkit_adapters import SignInRefusedError
+
+        def on_success(success: Any) -> None:
+            raise SignInRefusedError("Only example.org accounts may sign in here.")
+
+        site.mount(on_success=on_success)
+        with site.client() as client:
+            first = client.get("/protected")
+            ((name, _),) = verifier_cookies(first).items()
+            response = client.get(authorize(first.headers["location"]))
+            assert response.status_code == 403
+            assert "Only example.org accounts may sign in here." in response.text
+            assert "sign_in_refused" in response.text
+            cookies = set_cookies(response)
+            assert SESSION not in cookies
+            assert cookies[name]["max-age"] == "0"
+            assert_no_store(response)
+            assert client.get("/").json()["email"] is None
+
+    def test_on_success_exception_goes_to_on_error(self, site: Site) -> None:
+        errors: list[Exception] = []
+
+        def on_success(success: Any) -> None:
+            raise RuntimeError("database down: " + success.access_token)
+
+        def on_error(error: Exception, info: Any) -> str:
+            errors.append(error)
+            return "/sign-in-refused"
+
+        site.mount(on_success=on_success, on_error=on_error)
+        with site.client() as client:
+            response = sign_in_callback(client)
+            assert response.status_code == 307
+            assert response.headers["location"] == "/sign-in-refused"
+            assert SESSION not in set_cookies(response)
+            assert client.get("/").json()["email"] is None
+        (error,) = errors
+        assert getattr(error, "code", None) == "sign_in_refused"
+        assert isinstance(getattr(error, "cause", None), RuntimeError)
+
+    def test_on_success_exception_without_on_error_is_a_403_page(self, site: Site) -> None:
+        def on_success(success: Any) -> None:
+            raise KeyError("secret detail")
+
+        site.mount(on_success=on_success)
+        with site.client() as client:
+            response = sign_in_callback(client)
+        assert response.status_code == 403
+        assert "This sign-in was refused." in response.text
+        assert "secret detail" not in response.text
+        assert SESSION not in set_cookies(response)
+
+    def test_on_success_failing_store_leaves_no_session(self, site: Site) -> None:
+        """Stored and redirected, or neither: a hook that returns a target while the store then fails still
+        leaves the browser signed out, on the error page."""
+        calls: list[str] = []
+        site.mount(on_success=lambda success: calls.append(success.user.id) or "/onboarding")
+        original = site.kit.store.create
+
+        def failing(*args: Any) -> Any:
+            from authkit_core.errors import SessionUnavailableError
+
+            raise SessionUnavailableError("store down")
+
+        site.kit.store.create = failing  # type: ignore[method-assign]
+        site.kit.store.acreate = failing  # type: ignore[method-assign]
+        try:
+            with site.client() as client:
+                response = sign_in_callback(client)
+        finally:
+            del site.kit.store.create, site.kit.store.acreate
+        assert site.kit.store.create == original
+        assert calls == ["user_alice"]
+        assert response.status_code == 500
+        assert "storage_unavailable" in response.text
+        assert SESSION not in set_cookies(response)
+
+    # --- sign-in URL options -----------------------------------------------------------------------------------
+
+    def test_every_sign_in_option_reaches_the_emulator(self, site: Site) -> None:
+        site.mount()
+        emu = site.emulator
+        options = {
+            "login_hint": "nobody@example.com",
+            "organization_id": "org_acme",
+            "domain_hint": "example.com",
+            "prompt": "consent",
+            "max_age": "600",
+            "state": "mine",
+            "return_to": "/after",
+        }
+        with site.client() as client:
+            url = client.get("/sign-in-url", params=options).json()["url"]
+            page = httpx.get(url)
+            assert page.status_code == 200  # no such user: the sign-in page
+            received = emu.authorize_requests[-1]
+            for name in ("login_hint", "organization_id", "domain_hint", "prompt", "max_age"):
+                assert received[name] == options[name], name
+            assert received["provider"] == "authkit"
+            assert received["screen_hint"] == "sign-in"
+            assert "mine" not in received["state"] and "return_to" not in received  # both sealed in the state
+
+            url = client.get("/sign-in-url", params={"connection_id": "conn_sso"}).json()["url"]
+            httpx.get(url + "&login_hint=carol%40sso.example.com")
+            received = emu.authorize_requests[-1]
+            assert received["connection_id"] == "conn_sso"
+            assert "provider" not in received
+
+            url = client.get("/sign-in-url", params={"provider": "GitHubOAuth", "screen_hint": "sign-up"}).json()["url"]
+            httpx.get(url)
+            assert emu.authorize_requests[-1]["provider"] == "GitHubOAuth"
+            assert emu.authorize_requests[-1]["screen_hint"] == "sign-up"
+
+            url = client.get("/sign-up-url", params={"screen_hint": "sign-in", "login_hint": ALICE}).json()["url"]
+            httpx.get(url)
+            assert emu.authorize_requests[-1]["screen_hint"] == "sign-up"  # get_sign_up_url always signs up
+            assert emu.authorize_requests[-1]["login_hint"] == ALICE
+        assert len(emu.authorize_requests) == 4
+
+    def test_sign_in_options_default_every_sign_in(self, site: Site) -> None:
+        site.mount(sign_in_options={"domain_hint": "example.com", "organization_id": "org_globex", "prompt": None})
+        with site.client() as client:
+            redirect = query_of(client.get("/protected").headers["location"])
+            assert redirect["domain_hint"] == ["example.com"]
+            assert redirect["organization_id"] == ["org_globex"]
+            assert "prompt" not in redirect
+            url = client.get("/sign-in-url", params={"organization_id": "org_acme"}).json()["url"]
+            assert query_of(url)["organization_id"] == ["org_acme"]  # the call's own option wins
+            assert query_of(url)["domain_hint"] == ["example.com"]
+            callback = client.get(authorize(client.get("/protected").headers["location"]))
+            assert callback.status_code == 307
+            assert client.get("/").json()["org"] == "org_globex"
+
+    @pytest.mark.parametrize("options", [{"return_to": "/x"}, {"max_age": -1}, {"provider": ""}])
+    def test_sign_in_options_are_checked_at_start_up(self, site: Site, options: dict[str, Any]) -> None:
+        with pytest.raises(ConfigurationError) as raised:
+            site.mount(sign_in_options=options)
+        assert raised.value.variable == "sign_in_options"
+
+    def test_prompt_login_and_max_age_zero_make_the_user_sign_in_again(self, site: Site) -> None:
+        site.mount()
+        with site.client() as client:
+            sign_in(client)
+            for extra in ({"prompt": "login"}, {"max_age": "0"}):
+                url = client.get("/sign-in-url", params={"login_hint": ALICE, **extra}).json()["url"]
+                page = httpx.get(url)
+                assert page.status_code == 200, extra  # the sign-in page: the user must choose again
+                assert 'id="sign-in-user_alice"' in page.text
+            url = client.get("/sign-in-url", params={"login_hint": ALICE, "max_age": "3600"}).json()["url"]
+            assert httpx.get(url).status_code == 302  # a sign-in a moment ago is recent enough
+
+    def test_check_recent_auth_with_max_age_forces_a_fresh_sign_in(self, site: Site) -> None:
+        site.mount()
+        emu = site.emulator
+        an_hour_ago = int(time.time()) - 3600
+        emu.set_last_authentication(ALICE, an_hour_ago)  # alice's AuthKit session: she authenticated an hour ago
+        with site.client() as client:
+            sign_in(client)  # the AuthKit session is reused: auth_time stays an hour ago
+            assert client.get("/claims").json()["auth_time"] == an_hour_ago
+            stale = client.get("/sensitive")
+            assert stale.status_code == 303
+            location = stale.headers["location"]
+            assert query_of(location)["max_age"] == [str(SENSITIVE_MAX_AGE)]
+            assert len(verifier_cookies(stale)) == 1
+            page = httpx.get(location)
+            assert page.status_code == 200  # too old for max_age: alice must sign in again
+            href = re.search(r'id="sign-in-user_alice" href="([^"]+)"', page.text)
+            assert href is not None
+            back = httpx.get(emu.base_url + href.group(1).replace("&amp;", "&"))
+            assert back.status_code == 302
+            callback = client.get(back.headers["location"])
+            assert callback.headers["location"] == "/sensitive"
+            fresh = client.get("/sensitive")
+            assert fresh.status_code == 200
+            assert fresh.json()["auth_time"] >= int(time.time()) - 5
+        assert emu.authorize_requests[-1]["max_age"] == str(SENSITIVE_MAX_AGE)
+
+
+#: The ``get_sign_in_url`` options the test apps' ``/sign-in-url`` and ``/sign-up-url`` read from their query.
+SIGN_IN_OPTION_NAMES = (
+    "return_to",
+    "state",
+    "organization_id",
+    "login_hint",
+    "domain_hint",
+    "connection_id",
+    "provider",
+    "prompt",
+    "max_age",
+    "screen_hint",
+)
+#: How recent a sign-in ``/sensitive`` requires, in seconds.
+SENSITIVE_MAX_AGE = 300
+
+
+def sign_in_options(query: Any) -> dict[str, Any]:
+    """The sign-in options in a request's query (``max_age`` as an int)."""
+    out: dict[str, Any] = {name: query[name] for name in SIGN_IN_OPTION_NAMES if name in query}
+    if "max_age" in out:
+        out["max_age"] = int(out["max_age"])
+    return out

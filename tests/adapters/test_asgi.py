@@ -20,7 +20,7 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from websockets.exceptions import InvalidStatus
@@ -32,7 +32,17 @@ from authkit_adapters import wsgi as authkit_sync
 from authkit_core.engine import AuthKit
 from authkit_core.errors import TokenRefreshError
 
-from .conftest import ALICE, Scenarios, Site, sign_in
+from .conftest import (
+    ALICE,
+    SENSITIVE_MAX_AGE,
+    SESSION,
+    Scenarios,
+    Site,
+    authorize,
+    set_cookies,
+    sign_in,
+    sign_in_options,
+)
 
 
 def user_json(info: Any) -> dict[str, Any]:
@@ -79,11 +89,22 @@ async def switch(request: Request) -> Response:
 
 
 async def sign_in_url(request: Request) -> Response:
-    return JSONResponse({"url": await authkit.get_sign_in_url(return_to=request.query_params.get("return_to"))})
+    return JSONResponse({"url": await authkit.get_sign_in_url(**sign_in_options(request.query_params))})
 
 
 async def sign_up_url(request: Request) -> Response:
-    return JSONResponse({"url": await authkit.get_sign_up_url()})
+    return JSONResponse({"url": await authkit.get_sign_up_url(**sign_in_options(request.query_params))})
+
+
+async def sensitive(request: Request) -> Response:
+    """A sensitive action: it needs a sign-in at most ``SENSITIVE_MAX_AGE`` seconds old."""
+    user = await authkit.with_auth(ensure_signed_in=True)
+    if not await authkit.check_recent_auth(SENSITIVE_MAX_AGE):
+        url = await authkit.get_sign_in_url(
+            max_age=SENSITIVE_MAX_AGE, login_hint=user.user.email, return_to=request.url.path
+        )
+        return RedirectResponse(url, status_code=303)
+    return JSONResponse({"sensitive": True, "auth_time": (await authkit.get_token_claims())["auth_time"]})
 
 
 async def sign_out(request: Request) -> Response:
@@ -138,6 +159,7 @@ starlette_app = Starlette(
         Route("/sign-out", sign_out, methods=["GET", "POST"]),
         Route("/claims", claims),
         Route("/recent", recent),
+        Route("/sensitive", sensitive),
         Route("/save", save, methods=["POST"]),
         Route("/api", api),
         Route("/cached", cached),
@@ -247,6 +269,36 @@ class TestStarlette(Scenarios):
             assert client.get("/sync").json()["email"] is None
             sign_in(client)
             assert client.get("/sync").json()["email"] == ALICE
+
+    def test_async_on_success_is_awaited(self, site: Site) -> None:
+        seen: list[str] = []
+
+        async def on_success(success: Any) -> str:
+            await anyio.sleep(0.001)  # under asyncio (uvicorn) and trio (hypercorn) alike
+            seen.append(success.user.id)
+            return "/welcome"
+
+        site.mount(on_success=on_success)
+        with site.client() as client:
+            callback = sign_in(client)
+            assert callback.headers["location"] == "/welcome"
+            assert client.get("/").json()["email"] == ALICE
+        assert seen == ["user_alice"]
+
+    def test_async_on_success_refusal(self, site: Site) -> None:
+        from authkit_adapters import SignInRefusedError
+
+        async def on_success(success: Any) -> None:
+            await anyio.sleep(0.001)
+            raise SignInRefusedError("Not today.")
+
+        site.mount(on_success=on_success)
+        with site.client() as client:
+            first = client.get("/protected")
+            response = client.get(authorize(first.headers["location"]))
+            assert response.status_code == 403
+            assert "Not today." in response.text
+            assert SESSION not in set_cookies(response)
 
     def test_websocket_handshake_sees_the_session(self, site: Site) -> None:
         site.mount()

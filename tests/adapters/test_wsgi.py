@@ -11,14 +11,24 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, redirect, request
 
 from authkit_adapters import NoRequestContextError
 from authkit_adapters import wsgi as authkit
 from authkit_core.engine import AuthKit
 from authkit_core.errors import TokenRefreshError
 
-from .conftest import ALICE, Scenarios, Site, sign_in
+from .conftest import (
+    ALICE,
+    SENSITIVE_MAX_AGE,
+    SESSION,
+    Scenarios,
+    Site,
+    authorize,
+    set_cookies,
+    sign_in,
+    sign_in_options,
+)
 
 
 def user_json(info: Any) -> dict[str, Any]:
@@ -66,12 +76,22 @@ def switch() -> Any:
 
 @flask_app.get("/sign-in-url")
 def sign_in_url() -> Any:
-    return jsonify({"url": authkit.get_sign_in_url(return_to=request.args.get("return_to"))})
+    return jsonify({"url": authkit.get_sign_in_url(**sign_in_options(request.args))})
 
 
 @flask_app.get("/sign-up-url")
 def sign_up_url() -> Any:
-    return jsonify({"url": authkit.get_sign_up_url()})
+    return jsonify({"url": authkit.get_sign_up_url(**sign_in_options(request.args))})
+
+
+@flask_app.get("/sensitive")
+def sensitive() -> Any:
+    """A sensitive action: it needs a sign-in at most ``SENSITIVE_MAX_AGE`` seconds old."""
+    user = authkit.with_auth(ensure_signed_in=True)
+    if not authkit.check_recent_auth(SENSITIVE_MAX_AGE):
+        url = authkit.get_sign_in_url(max_age=SENSITIVE_MAX_AGE, login_hint=user.user.email, return_to=request.path)
+        return redirect(url, 303)
+    return jsonify({"sensitive": True, "auth_time": authkit.get_token_claims()["auth_time"]})
 
 
 @flask_app.route("/sign-out", methods=["GET", "POST"])
@@ -175,6 +195,19 @@ class TestFlask(Scenarios):
             assert client.get("/stream").text == "anobody"
             sign_in(client)
             assert client.get("/stream").text == "a" + ALICE
+
+    def test_async_on_success_is_refused_on_the_blocking_face(self, site: Site) -> None:
+        """Nothing awaits a coroutine under WSGI: the sign-in is refused rather than half done."""
+
+        async def on_success(success: Any) -> None:
+            return None
+
+        site.mount(on_success=on_success)
+        with site.client() as client:
+            first = client.get("/protected")
+            response = client.get(authorize(first.headers["location"]))
+            assert response.status_code == 403
+            assert SESSION not in set_cookies(response)
 
 
 def test_functions_outside_the_middleware_say_so() -> None:

@@ -31,6 +31,8 @@ Layout (one concern per module; import the public names from this package):
 - ``sessions``: sessions and access tokens, logout and revoke.
 - ``redirects``: the registered redirect and logout URIs, and the pages refusing the others.
 - ``oauth``: the authorize redirect and the code and refresh grants.
+- ``sign_ins``: the authorize request log, the per-user AuthKit session (``prompt=login``, ``max_age``,
+  ``auth_time``) and the identity providers (``provider``, ``connection_id``, ``oauth_tokens``).
 - ``management``: API keys, memberships and users endpoints.
 - ``faults``: fault injection and the request log.
 """
@@ -40,11 +42,13 @@ from __future__ import annotations
 from .app import IDEMPOTENCY_TTL_SECONDS, Emulator
 from .faults import Fault, RecordedRequest
 from .oauth import AUTH_ERROR_MESSAGES, CODE_TTL_SECONDS
+from .sign_ins import OAUTH_PROVIDERS
 
 __all__ = [
     "AUTH_ERROR_MESSAGES",
     "CODE_TTL_SECONDS",
     "IDEMPOTENCY_TTL_SECONDS",
+    "OAUTH_PROVIDERS",
     "Emulator",
     "Fault",
     "RecordedRequest",

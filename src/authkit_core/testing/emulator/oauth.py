@@ -21,6 +21,7 @@ from ..page import render_sign_in_page
 from ..seed import SeedOrganization, SeedUser
 from .asgi import _oauth_error, _Request, _Response
 from .sessions import _Sessions
+from .sign_ins import _SignIns
 from .state import _Code, _new_id
 
 __all__ = ["AUTH_ERROR_MESSAGES", "CODE_TTL_SECONDS"]
@@ -44,7 +45,7 @@ def _b64url_sha256(text: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(text.encode("ascii", "replace")).digest()).rstrip(b"=").decode()
 
 
-class _OAuth(_Sessions):
+class _OAuth(_Sessions, _SignIns):
     """``/user_management/authorize`` (and its ``/complete`` step) and ``/user_management/authenticate``."""
 
     def _check_authorize(self, q: Mapping[str, str]) -> _Response | None:
@@ -65,8 +66,9 @@ class _OAuth(_Sessions):
             return _oauth_error(400, "unsupported_response_type", "response_type must be 'code'.")
         if not (q.get("provider") or q.get("organization_id") or q.get("connection_id")):
             return _oauth_error(400, "invalid_request", "provider, connection_id or organization_id is required.")
-        if q.get("provider") and q["provider"] != "authkit":
-            return _oauth_error(400, "invalid_request", "The emulator only supports provider=authkit.")
+        refused = self._check_sign_in_options(q)
+        if refused is not None:
+            return refused
         if q.get("screen_hint") and q["screen_hint"] not in ("sign-in", "sign-up"):
             return _oauth_error(400, "invalid_request", "screen_hint must be sign-in or sign-up.")
         if q.get("code_challenge") and q.get("code_challenge_method") != "S256":
@@ -77,15 +79,18 @@ class _OAuth(_Sessions):
             return _oauth_error(400, "invalid_request", f"Unknown organization {q['organization_id']!r}.")
         return None
 
-    def _issue_code(self, q: Mapping[str, str], user: SeedUser) -> _Response:
+    def _issue_code(self, q: Mapping[str, str], user: SeedUser, *, fresh: bool) -> _Response:
+        """Send the browser back with a code for ``user`` (``fresh``: the user just authenticated)."""
         code = secrets.token_urlsafe(24)
         self._codes[code] = _Code(
             user_id=user.id,
             client_id=q["client_id"],
             redirect_uri=q["redirect_uri"],
             code_challenge=q.get("code_challenge") or None,
-            organization_id=q.get("organization_id") or None,
+            organization_id=q.get("organization_id") or self._connection_organization(q.get("connection_id")),
             expires_at=time.time() + CODE_TTL_SECONDS,
+            auth_time=self._auth_time(user, fresh=fresh),
+            authentication_method=self._authentication_method(q),
         )
         parts = urlsplit(q["redirect_uri"])
         extra = {"code": code}
@@ -102,6 +107,7 @@ class _OAuth(_Sessions):
         return q
 
     def _authorize(self, request: _Request) -> _Response:
+        self._record_authorize(request.query)
         q = self._with_default_redirect(request.query)
         error = self._check_authorize(q)
         if error is not None:
@@ -109,8 +115,8 @@ class _OAuth(_Sessions):
         hint = q.get("login_hint", "").strip().lower()
         if hint:
             user = next((u for u in self._users.values() if u.email.lower() == hint), None)
-            if user is not None:
-                return self._issue_code(q, user)
+            if user is not None and not self._must_authenticate(q, user):
+                return self._issue_code(q, user, fresh=False)
         passed = {k: v for k, v in q.items() if k != "user_id"}
         entries = []
         for u in self._users.values():
@@ -127,7 +133,7 @@ class _OAuth(_Sessions):
         user = self._users.get(q.get("user_id", ""))
         if user is None:
             return _oauth_error(400, "invalid_request", "Unknown user_id.")
-        return self._issue_code(q, user)
+        return self._issue_code(q, user, fresh=True)
 
     def _authenticate(self, request: _Request) -> _Response:
         params = request.params or {}
@@ -168,7 +174,13 @@ class _OAuth(_Sessions):
             return outcome
         if org_id is not None and self._membership(user.id, org_id) is None:
             return _oauth_error(400, "invalid_grant", f"The user is not a member of organization {org_id}.")
-        return _Response.json(200, self._new_session(user, org_id, None))
+        body = self._new_session(
+            user, org_id, None, auth_time=code.auth_time, authentication_method=code.authentication_method
+        )
+        tokens = self._oauth_tokens(code.authentication_method)
+        if tokens is not None:
+            body["oauth_tokens"] = tokens
+        return _Response.json(200, body)
 
     def _grant_refresh(self, params: Mapping[str, Any]) -> _Response:
         token = params.get("refresh_token")

@@ -117,11 +117,25 @@ class _Sessions(_SigningKeys, _Redirects):
             return self._new_session(user, org, dict(impersonator) if impersonator else None)
 
     def _new_session(
-        self, user: SeedUser, organization_id: str | None, impersonator: dict[str, Any] | None
+        self,
+        user: SeedUser,
+        organization_id: str | None,
+        impersonator: dict[str, Any] | None,
+        *,
+        auth_time: int | None = None,
+        authentication_method: str = "Password",
     ) -> dict[str, Any]:
         now = int(time.time())
         self._last_sign_in[user.id] = _iso(now)
-        session = _Session(_new_id("session"), user.id, organization_id, now, "", impersonator)
+        session = _Session(
+            _new_id("session"),
+            user.id,
+            organization_id,
+            now if auth_time is None else auth_time,
+            "",
+            impersonator,
+            authentication_method=authentication_method,
+        )
         self._sessions[session.id] = session
         return self._session_response(session, user, now)
 
@@ -144,7 +158,7 @@ class _Sessions(_SigningKeys, _Redirects):
             "organization_id": session.organization_id,
             "access_token": self._sign(claims),
             "refresh_token": session.refresh_token,
-            "authentication_method": "Password",
+            "authentication_method": session.authentication_method,
         }
         if session.impersonator is not None:
             body["impersonator"] = {
@@ -157,7 +171,9 @@ class _Sessions(_SigningKeys, _Redirects):
         session_id = request.query.get("session_id")
         if not session_id:
             return _api_error(422, "invalid_request_parameters", "session_id is required.")
-        self._end_session(session_id)
+        ended = self._sessions.get(session_id)
+        if self._end_session(session_id) and ended is not None:
+            self._authenticated_at.pop(ended.user_id, None)  # the AuthKit session ends too
         destination = self._logout_destination(request.query.get("return_to"))
         if isinstance(destination, _Response):
             return destination

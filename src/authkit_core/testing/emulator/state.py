@@ -50,6 +50,10 @@ class _Code:
     organization_id: str | None
     expires_at: float
     used: bool = False
+    #: The ``auth_time`` of the session the code opens.
+    auth_time: int = 0
+    #: ``Password``, ``SSO`` or the OAuth provider the user signed in through.
+    authentication_method: str = "Password"
 
 
 @dataclass(slots=True)
@@ -63,6 +67,7 @@ class _Session:
     refresh_token: str
     impersonator: dict[str, Any] | None = None
     active: bool = True
+    authentication_method: str = "Password"
 
 
 class _State:
@@ -99,6 +104,8 @@ class _State:
         self._org_outcomes: dict[str, str] = {}
         self._faults: list[Fault] = []
         self._requests: list[RecordedRequest] = []
+        self._authorize_log: list[dict[str, str]] = []
+        self._authenticated_at: dict[str, float] = {}  # user id -> last AuthKit authentication (the "browser session")
         self._idempotent: OrderedDict[tuple[str, str, str, str], tuple[float, _Response]] = OrderedDict()
 
     def reset(self) -> None:
