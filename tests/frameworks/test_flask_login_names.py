@@ -15,7 +15,7 @@ from authkit_adapters.flask import FlaskAuthKit, authkit_blueprint, current_user
 from authkit_core.engine import AuthKit
 from authkit_core.testing.pytest_plugin import AuthKitForceLogin
 
-from .conftest import ALICE, HTML, JSON, query_of
+from .conftest import ALICE, HTML, JSON, query_of, serve_wsgi
 
 
 @pytest.fixture
@@ -94,3 +94,17 @@ def test_blueprint_routes(kit: AuthKit, authkit_force_login: AuthKitForceLogin) 
     assert out.status_code == 303
     assert "/user_management/sessions/logout" in out.headers["Location"]
     assert client.get("/me").json["authenticated"] is False
+
+
+def test_over_real_http(workos_emulator_server: Any, authkit_force_login: AuthKitForceLogin) -> None:
+    """The same app served by wsgiref, an httpx client signed in with ``authkit_force_login``."""
+    with serve_wsgi(workos_emulator_server) as served:
+        served.switch.app = make_app(served.kit)
+        with served.browser() as client:
+            assert client.get("/private", headers=JSON).status_code == 401
+            authkit_force_login(client, served.kit, ALICE)
+            assert client.get("/me").json()["id"] == "user_alice"
+            refused = client.post("/auth/sign-out", headers={"Origin": "https://evil.example"})
+            assert refused.status_code == 403
+            assert client.post("/auth/sign-out", headers={"Origin": served.base_url}).status_code == 303
+            assert client.get("/me").json()["authenticated"] is False

@@ -27,7 +27,7 @@ from authkit_adapters.starlette import AuthKitMiddleware, authkit_mount
 from authkit_core.engine import AuthKit
 from authkit_core.testing.pytest_plugin import AuthKitForceLogin
 
-from .conftest import ALICE, HTML, JSON, query_of
+from .conftest import ALICE, HTML, JSON, Served, query_of, serve_asgi
 
 BASE = "http://testserver"
 
@@ -185,3 +185,27 @@ def test_sign_in_return_to_is_checked(kit: AuthKit) -> None:
         location = client.get("/auth/sign-in?return_to=https://evil.example/x").headers["location"]
         state = query_of(location)["state"][0]
         assert "evil.example" not in state
+
+
+@pytest.fixture(scope="module")
+def served(workos_emulator_server: Any) -> Iterator[Served]:
+    with serve_asgi(workos_emulator_server) as served:
+        yield served
+
+
+def test_over_real_http(served: Served, workos_emulator: Any, authkit_force_login: AuthKitForceLogin) -> None:
+    """The same app served by uvicorn, an httpx client signed in with ``authkit_force_login``."""
+    served.switch.app = app(served.kit)
+    try:
+        with served.browser() as client:
+            assert client.get("/private", headers=JSON).status_code == 403
+            authkit_force_login(client, served.kit, "bob@example.com")
+            assert client.get("/private").text.startswith("private ")
+            assert client.get("/write").status_code == 403
+            authkit_force_login(client, served.kit, ALICE)  # replaces bob's session cookie
+            assert client.get("/write").text == "written by user_alice"
+            out = client.post("/auth/sign-out", headers={"Origin": served.base_url})
+            assert out.status_code == 303
+            assert client.get("/me").json()["authenticated"] is False
+    finally:
+        served.switch.app = None
