@@ -57,6 +57,8 @@ class ScopeUser:
         return self._ctx.with_auth().identity
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # not the user's (and no recursion while ``_ctx`` is unset, as in a copy)
+            raise AttributeError(name)
         return getattr(self._ctx.with_auth(), name)
 
     def __repr__(self) -> str:
