@@ -139,8 +139,26 @@ def authkit_router(
     """A router with ``GET <prefix>/sign-in``, ``GET <prefix>/sign-up`` and ``POST <prefix>/sign-out`` (also
     ``GET`` with ``sign_out_get``): ``app.include_router(authkit_router())``."""
     router = APIRouter(prefix=prefix, tags=list(tags), include_in_schema=include_in_schema)
-    router.add_api_route(SIGN_IN_PATH, sign_in, methods=["GET"], name="authkit_sign_in", status_code=307)
-    router.add_api_route(SIGN_UP_PATH, sign_up, methods=["GET"], name="authkit_sign_up", status_code=307)
+    sign_in_query = {"parameters": [_query(name, text) for name, text in _SIGN_IN_QUERY]}
+    sign_out_query = {"parameters": [_query("return_to", "Where WorkOS sends the browser after signing out.")]}
+    for path, endpoint, name in (
+        (SIGN_IN_PATH, sign_in, "authkit_sign_in"),
+        (SIGN_UP_PATH, sign_up, "authkit_sign_up"),
+    ):
+        router.add_api_route(path, endpoint, methods=["GET"], name=name, status_code=307, openapi_extra=sign_in_query)
     methods = ["POST", "GET"] if sign_out_get else ["POST"]
-    router.add_api_route(SIGN_OUT_PATH, sign_out, methods=methods, name="authkit_sign_out", status_code=303)
+    router.add_api_route(
+        SIGN_OUT_PATH, sign_out, methods=methods, name="authkit_sign_out", status_code=303, openapi_extra=sign_out_query
+    )
     return router
+
+
+_SIGN_IN_QUERY = (
+    ("return_to", "The same-origin path to come back to after signing in (anything else becomes /)."),
+    ("organization_id", "Sign in to this organization."),
+    ("login_hint", "Pre-fill the email address."),
+)
+
+
+def _query(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": description}

@@ -84,6 +84,9 @@ def test_openapi_lists_the_session_scheme(kit: AuthKit) -> None:
     assert "security" not in paths["/public"]["get"]
     assert {"/auth/sign-in", "/auth/sign-up", "/auth/sign-out"} <= set(paths)
     assert set(paths["/auth/sign-out"]) == {"post"}
+    sign_in_query = [p["name"] for p in paths["/auth/sign-in"]["get"]["parameters"]]
+    assert sign_in_query == ["return_to", "organization_id", "login_hint"]
+    assert paths["/auth/sign-out"]["post"]["parameters"][0]["name"] == "return_to"
 
 
 def test_dependencies_and_aliases(kit: AuthKit, authkit_force_login: AuthKitForceLogin) -> None:
