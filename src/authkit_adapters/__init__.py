@@ -5,8 +5,9 @@ functions; ``authkit_adapters.wsgi`` has :class:`~authkit_adapters.wsgi.AuthKitW
 functions, blocking. What both share (and the types below) lives in ``authkit_adapters._core``.
 
 Optional framework conveniences, never required for correctness: ``authkit_adapters.starlette`` (Starlette and
-FastAPI dependencies), ``authkit_adapters.flask`` (an extension, ``current_user``, decorators) and
-``authkit_adapters.django`` (middleware and view decorators, sync and async).
+FastAPI dependencies, the sign-in routes as a ``Mount``), ``authkit_adapters.fastapi`` (dependencies declared in
+OpenAPI, ``CurrentUser``, ``authkit_router``), ``authkit_adapters.flask`` (an extension, ``current_user``,
+decorators, a blueprint) and ``authkit_adapters.django`` (middleware and view decorators, sync and async).
 """
 
 from ._core import (

@@ -298,10 +298,11 @@ class RequestContext:
             self.redirect_to(return_to)
         return info
 
-    def check_sign_out(self) -> None:
-        """With ``csrf_protect_sign_out``, refuse a sign-out the request's site headers show is cross-site: record
-        a 403 that replaces the app's response and raise :class:`CrossSiteRequestError`."""
-        if not self.core.csrf_protect_sign_out or not self.core.is_cross_site(self.info):
+    def check_sign_out(self, *, always: bool = False) -> None:
+        """With ``csrf_protect_sign_out`` (or ``always``: the ready-made sign-out routes), refuse a sign-out the
+        request's site headers show is cross-site: record a 403 that replaces the app's response and raise
+        :class:`CrossSiteRequestError`."""
+        if not (always or self.core.csrf_protect_sign_out) or not self.core.is_cross_site(self.info):
             return
         body = b"Sign-out refused: the request did not come from this site.\n"
         headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]

@@ -2,8 +2,10 @@
 
 Pure ASGI (no framework): it reads the session on ``http`` and ``websocket`` scopes, serves the sign-in callback,
 and wraps ``send`` so the cookies and cache headers of the session reach the response, or a redirect asked for
-inside the handler replaces it. ``lifespan`` (and any other scope) passes through untouched; a websocket handshake
-sees the session but never gets a cookie. It runs under asyncio and trio (the engine's async face uses anyio).
+inside the handler replaces it. It also fills ``scope["user"]`` and ``scope["auth"]`` the way Starlette's
+``AuthenticationMiddleware`` does (see :mod:`authkit_adapters._scope_user`), unless they are already there.
+``lifespan`` (and any other scope) passes through untouched; a websocket handshake sees the session but never
+gets a cookie. It runs under asyncio and trio (the engine's async face uses anyio).
 Every decision is in :mod:`authkit_adapters._core`; this module only speaks ASGI and awaits.
 """
 
@@ -19,6 +21,7 @@ from authkit_core.flow import run_async
 
 from . import _core
 from ._core import AuthKitOptions, MiddlewareCore, RequestInfo, Response
+from ._scope_user import ScopeAuth, ScopeUser
 from ._typing import AsyncRefreshSession, AsyncWithAuth
 
 __all__ = ["ASGIApp", "AuthKitMiddleware", "request_info", *_core.API_NAMES]
@@ -145,6 +148,12 @@ class AuthKitMiddleware(MiddlewareCore):
                 await _send(send, early)
             return
         scope[_core.CONTEXT_KEY] = ctx
+        # Starlette's request.user/request.auth, unless the app put its own there (an outer AuthenticationMiddleware;
+        # an inner one replaces these). Two small objects that read nothing until used.
+        if "user" not in scope:
+            scope["user"] = ScopeUser(ctx)
+        if "auth" not in scope:
+            scope["auth"] = ScopeAuth(ctx)
         token = _core.enter_context(ctx)
         try:
             if websocket:

@@ -6,6 +6,12 @@ Add the middleware as usual (``Starlette(middleware=[Middleware(AuthKitMiddlewar
 - FastAPI: ``user: UserInfo = Depends(require_user)``, ``Depends(require_permission("posts:write"))``,
   ``Depends(require_role("admin"))``, ``Depends(optional_user)``; also in a router's ``dependencies=[...]``.
 - Plain Starlette: the same functions, awaited in an endpoint: ``user = await require_user(request)``.
+- ``request.user``/``request.auth`` and ``starlette.authentication.requires("posts:write")`` work with the
+  middleware alone (it fills ``scope["user"]``/``scope["auth"]``; see :mod:`authkit_adapters._scope_user`).
+- :func:`authkit_mount`: ``GET /auth/sign-in``, ``GET /auth/sign-up``, ``POST /auth/sign-out`` in one line
+  (``Starlette(routes=[authkit_mount(), ...])``; see :mod:`authkit_adapters._routes`).
+- FastAPI's OpenAPI security schemes, ``CurrentUser``/``OptionalUser`` and ``authkit_router()``:
+  :mod:`authkit_adapters.fastapi`.
 
 A signed-out browser navigation is redirected to sign-in, any other signed-out request gets 401, and a missing
 permission or role gets 403 (the rule of :mod:`authkit_adapters._access`). The 401 and 403 are raised as
@@ -25,9 +31,19 @@ from authkit_core.models import NoUserInfo, UserInfo
 
 from . import _core
 from ._access import Denial, authorize
+from ._starlette_routes import authkit_mount, authkit_routes
 from .asgi import AuthKitMiddleware
 
-__all__ = ["AuthKitMiddleware", "Dependency", "optional_user", "require_permission", "require_role", "require_user"]
+__all__ = [
+    "AuthKitMiddleware",
+    "Dependency",
+    "authkit_mount",
+    "authkit_routes",
+    "optional_user",
+    "require_permission",
+    "require_role",
+    "require_user",
+]
 
 #: What :func:`require_permission` and :func:`require_role` return: a FastAPI dependency, or a function to await.
 Dependency = Callable[[Request], Coroutine[Any, Any, UserInfo]]

@@ -282,6 +282,46 @@ class UserInfo:
         """Always ``True``: lets code branch without an ``isinstance`` check."""
         return True
 
+    # The names frameworks give a user object (Starlette's ``BaseUser``, Flask-Login's ``UserMixin``, Django's
+    # users), so a ``UserInfo`` can stand where those are expected; none of them needs a framework import.
+
+    @property
+    def is_authenticated(self) -> Literal[True]:
+        """Always ``True`` (Starlette, Flask-Login and Django name it so)."""
+        return True
+
+    @property
+    def is_anonymous(self) -> Literal[False]:
+        """Always ``False`` (Flask-Login, Django)."""
+        return False
+
+    @property
+    def is_active(self) -> Literal[True]:
+        """Always ``True``: WorkOS only issues sessions to users who may sign in (Flask-Login, Django)."""
+        return True
+
+    @property
+    def identity(self) -> str:
+        """The WorkOS user id, ``user_...`` (Starlette's ``BaseUser.identity``)."""
+        return self.user.id
+
+    def get_id(self) -> str:
+        """The WorkOS user id, ``user_...`` (Flask-Login's ``get_id()``)."""
+        return self.user.id
+
+    @property
+    def display_name(self) -> str:
+        """First and last name, or the email address when WorkOS has neither (Starlette's
+        ``BaseUser.display_name``)."""
+        user = self.user
+        return f"{user.first_name or ''} {user.last_name or ''}".strip() or user.email
+
+    @property
+    def scopes(self) -> list[str]:
+        """The access token's permissions (what Starlette's ``AuthCredentials.scopes`` and its ``requires``
+        check)."""
+        return list(self.permissions or ())
+
 
 @dataclass(frozen=True, slots=True)
 class NoUserInfo:
@@ -302,3 +342,39 @@ class NoUserInfo:
     def is_signed_in(self) -> Literal[False]:
         """Always ``False``."""
         return False
+
+    # The framework names of :class:`UserInfo`, as a signed-out (anonymous) user has them.
+
+    @property
+    def is_authenticated(self) -> Literal[False]:
+        """Always ``False`` (Starlette, Flask-Login and Django name it so)."""
+        return False
+
+    @property
+    def is_anonymous(self) -> Literal[True]:
+        """Always ``True`` (Flask-Login, Django)."""
+        return True
+
+    @property
+    def is_active(self) -> Literal[False]:
+        """Always ``False`` (Flask-Login's anonymous user)."""
+        return False
+
+    @property
+    def identity(self) -> None:
+        """``None``: a signed-out request names no user."""
+        return None
+
+    def get_id(self) -> None:
+        """``None`` (Flask-Login's anonymous user)."""
+        return None
+
+    @property
+    def display_name(self) -> str:
+        """``""`` (Starlette's ``UnauthenticatedUser``)."""
+        return ""
+
+    @property
+    def scopes(self) -> list[str]:
+        """``[]``: no permission."""
+        return []

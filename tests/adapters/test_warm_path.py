@@ -164,3 +164,28 @@ def test_warm_request_builds_its_details_when_the_app_asks(
     assert (warm.method, warm.path, warm.target, warm.client_ip) == ("GET", "/page", "/page?x=1", "127.0.0.1")
     assert warm.user_agent == "pytest" and warm.cookies == details[0].cookies
     assert _core.CONTEXT_KEY not in warm.headers and request[_core.CONTEXT_KEY].info is warm
+
+
+def test_asgi_warm_request_fills_scope_user_lazily(kit: AuthKit, workos_emulator_server: EmulatorServer) -> None:
+    """``scope["user"]``/``scope["auth"]``: two small objects per request that read nothing until used (and then mark
+    the response session-dependent), and hold no reference back to the scope."""
+    cookie = cookie_header(kit, workos_emulator_server)
+    seen: list[Any] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        ctx = scope[_core.CONTEXT_KEY]
+        untouched = not ctx.used
+        user, auth = scope["user"], scope["auth"]
+        seen.append((untouched, user.is_authenticated, ctx.used, auth.scopes[0], weakref.ref(ctx)))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    middleware = authkit.AuthKitMiddleware(app, authkit=kit)
+    run_asgi(middleware, scope(cookie))
+    gc.disable()
+    try:
+        run_asgi(middleware, scope(cookie))
+        assert seen[1][4]() is None, "the request context outlived its request (a reference cycle)"
+    finally:
+        gc.enable()
+    assert [entry[:4] for entry in seen] == [(True, True, True, "authenticated")] * 2
