@@ -161,6 +161,11 @@ STORES: dict[str, Factory] = {
 CLIENT_SIDE = ["cookie"]
 #: The stores that keep sessions server-side (and so must revoke, and never resurrect).
 SERVER_SIDE = [name for name in STORES if name not in CLIENT_SIDE]
+#: The server-side stores that live in one process: they may always grant a lease (the engine's in-process
+#: single-flight already serialises refreshes there), so the lease tests do not apply to them.
+IN_PROCESS = ["memory"]
+#: The stores shared between processes and machines: their leases exclude, expire and check versions.
+SHARED = [name for name in SERVER_SIDE if name not in IN_PROCESS]
 
 
 # --- calling a store on either face --------------------------------------------------------------------------
@@ -244,6 +249,15 @@ def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]
         yield made
 
 
+@pytest.fixture(params=SHARED)
+def shared_subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
+    """Each store in :data:`STORES` shared between processes (leases that exclude and check versions)."""
+    for made in _subject(str(request.param), tmp_path):
+        assert made.store.shared is True
+        assert getattr(made.store, "lease_checks_version", False) is True
+        yield made
+
+
 @pytest.fixture(params=CLIENT_SIDE)
 def cookie_only(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
     """Each store that keeps nothing server-side."""
@@ -264,6 +278,12 @@ def portal(request: pytest.FixtureRequest) -> Iterator[BlockingPortal | None]:
 def face(subject: Subject, portal: BlockingPortal | None) -> Face:
     """The server-side store under test, on the chosen face."""
     return Face(subject.store, portal)
+
+
+@pytest.fixture
+def shared_face(shared_subject: Subject, portal: BlockingPortal | None) -> Face:
+    """A store shared between processes, on the chosen face."""
+    return Face(shared_subject.store, portal)
 
 
 @pytest.fixture
@@ -446,8 +466,7 @@ def _end(subject: Subject, face: Face, how: str, loaded: LoadedSession, copied: 
     elif how == "revoke":
         assert face.revoke(loaded.session.user.id) == 1
     else:
-        if subject.expire is None:
-            pytest.skip("this store has no expiry hook")
+        assert subject.expire is not None, "a server-side store's subject must say how to expire an entry"
         subject.expire(loaded)
 
 
@@ -489,13 +508,8 @@ def test_no_resurrection_by_a_waiter_either(face: Face) -> None:
 # --- shared stores: leases -----------------------------------------------------------------------------------
 
 
-def _shared(face: Face) -> None:
-    if not face.store.shared:
-        pytest.skip("an in-process store may always grant the lease")
-
-
-def test_lease_excludes_other_owners_until_released(face: Face) -> None:
-    _shared(face)
+def test_lease_excludes_other_owners_until_released(shared_face: Face) -> None:
+    face = shared_face
     loaded, _ = signed_in(face)
     assert face.acquire(loaded, "owner-a") is True
     assert face.acquire(loaded, "owner-b") is False
@@ -508,8 +522,8 @@ def test_lease_excludes_other_owners_until_released(face: Face) -> None:
     face.release(loaded, "owner-b")
 
 
-def test_lease_expires_after_its_ttl(face: Face) -> None:
-    _shared(face)
+def test_lease_expires_after_its_ttl(shared_face: Face) -> None:
+    face = shared_face
     loaded, _ = signed_in(face)
     assert face.acquire(loaded, "crashed", 0.2) is True
     assert face.acquire(loaded, "owner-b") is False
@@ -518,8 +532,8 @@ def test_lease_expires_after_its_ttl(face: Face) -> None:
     assert face.acquire(loaded, "crashed") is False  # the late holder lost it
 
 
-def test_update_releases_the_lease(face: Face) -> None:
-    _shared(face)
+def test_update_releases_the_lease(shared_face: Face) -> None:
+    face = shared_face
     loaded, _ = signed_in(face)
     assert face.acquire(loaded, "owner-a") is True
     updated, _ = face.update(loaded, make_session(), "owner-a")
@@ -528,16 +542,15 @@ def test_update_releases_the_lease(face: Face) -> None:
     assert face.acquire(again, "owner-b") is True
 
 
-def test_a_gone_session_cannot_be_leased(face: Face) -> None:
-    _shared(face)
+def test_a_gone_session_cannot_be_leased(shared_face: Face) -> None:
+    face = shared_face
     loaded, copied = signed_in(face)
     face.delete(loaded, copied)
     assert face.acquire(loaded, "owner-a") is False
 
 
-def test_one_lease_winner_among_16_threads(subject: Subject) -> None:
-    if not subject.store.shared:
-        pytest.skip("an in-process store may always grant the lease")
+def test_one_lease_winner_among_16_threads(shared_subject: Subject) -> None:
+    subject = shared_subject
     face = Face(subject.store, None)
     loaded, _ = signed_in(face)
     barrier = threading.Barrier(16)
@@ -558,9 +571,8 @@ def test_one_lease_winner_among_16_threads(subject: Subject) -> None:
     assert len(won) == 16 and won.count(True) == 1
 
 
-def test_version_checked_lease_refuses_a_stale_read(face: Face) -> None:
-    if not getattr(face.store, "lease_checks_version", False):
-        pytest.skip("this store's leases do not check versions")
+def test_version_checked_lease_refuses_a_stale_read(shared_face: Face) -> None:
+    face = shared_face
     loaded, _ = signed_in(face)
     assert loaded.version is not None
     updated, _ = face.update(loaded, make_session(), None)  # another process refreshed since ``loaded`` was read
