@@ -29,11 +29,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-from tests.conftest import PAGE
 
 from authkit_core.engine import AuthKit
 from authkit_core.errors import ConfigurationError
 from authkit_core.signin import NO_STORE_CACHE_CONTROL, VERIFIER_COOKIE_PREFIX
+from conftest import PAGE
 
 ALICE = "alice@example.com"
 SESSION = "wos-session"

@@ -37,7 +37,8 @@ if str(ROOT) not in sys.path:  # the examples live beside src/, not in the insta
     sys.path.insert(0, str(ROOT))
 
 from examples.refresh_session import add_example_world, asgi_app, wsgi_app  # noqa: E402
-from tests.conftest import PAGE  # noqa: E402
+
+from conftest import PAGE  # noqa: E402
 
 EXAMPLE_DIR = ROOT / "examples" / "refresh_session"
 SESSION = "wos-session"

@@ -40,7 +40,6 @@ import httpx
 import pytest
 import sqlalchemy
 import uvicorn
-from tests.conftest import PAGE
 
 from authkit_adapters import _core
 from authkit_adapters import asgi as authkit_asgi
@@ -50,6 +49,7 @@ from authkit_core.engine import AuthKit
 from authkit_core.errors import TokenRefreshError
 from authkit_core.models import NoUserInfo, UserInfo
 from authkit_core.storage.base import SessionStore
+from conftest import PAGE
 
 SESSION = "wos-session"
 ALICE = "alice@example.com"

@@ -34,10 +34,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import sqlalchemy
-from tests.conftest import PAGE
 
 from authkit_core.storage.sql import SQLSessionStore
-from conftest import require_postgres
+from conftest import PAGE, require_postgres
 
 from .conftest import ALICE, BOB, SESSION, authorize, count, expires_session, fresh_table
 
