@@ -189,6 +189,41 @@ def redis_subject(clients: str) -> Factory:
     return factory
 
 
+def redis_cluster_subject(async_client: bool) -> Factory:
+    """``RedisSessionStore`` on a three-master Redis Cluster the tests start (``redis_cluster.py``): a sync
+    ``RedisCluster`` client, with an asyncio one as ``async_client=`` when ``async_client``."""
+
+    @contextmanager
+    def factory(tmp_path: Path) -> Iterator[Subject]:
+        import redis.asyncio.cluster
+        import redis.cluster
+
+        from authkit_core.storage.redis import RedisSessionStore
+
+        from .redis_cluster import cluster_ports
+
+        port = cluster_ports()[0]
+        raw = redis.cluster.RedisCluster(host="127.0.0.1", port=port)
+        aclient = redis.asyncio.cluster.RedisCluster(host="127.0.0.1", port=port) if async_client else None
+        store = RedisSessionStore(
+            redis.cluster.RedisCluster(host="127.0.0.1", port=port),
+            key_prefix=f"authkit-contract-{uuid.uuid4().hex[:10]}",
+            async_client=aclient,
+        )
+        store.bind(CONFIG)
+
+        def expire(loaded: LoadedSession) -> None:
+            raw.pexpire(store.session_key(loaded.key), 1)
+            time.sleep(0.01)
+
+        try:
+            yield Subject(store, expire)
+        finally:
+            raw.close()  # the cluster is the tests' own, killed at the end of the run: no key cleanup
+
+    return factory
+
+
 def _sqlite(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'contract.sqlite3'}"
 
@@ -206,6 +241,8 @@ STORES: dict[str, Factory] = {
     "redis": redis_subject("url"),
     "redis+clients": redis_subject("clients"),
     "redis+asyncio-only": redis_subject("async-only"),
+    "redis-cluster": redis_cluster_subject(async_client=False),
+    "redis-cluster+asyncio": redis_cluster_subject(async_client=True),
 }
 #: The stores that keep nothing server-side (they cannot revoke); every other store must.
 CLIENT_SIDE = ["cookie"]

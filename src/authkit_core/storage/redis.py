@@ -423,11 +423,14 @@ class RedisSessionStore:
         if not ids:
             yield lambda c: c.client.delete(index)
             return 0
-        # one DEL per session (its two keys share a slot; different sessions may not, under Cluster)
-        calls: list[tuple[str, tuple[Any, ...]]] = [("delete", (self.session_key(i), self._lease_key(i))) for i in ids]
+        # one single-key DEL per key: different sessions may be in different Cluster slots, and redis-py's
+        # cluster pipeline takes no multi-key DEL
+        calls: list[tuple[str, tuple[Any, ...]]] = []
+        for i in ids:
+            calls += [("delete", (self.session_key(i),)), ("delete", (self._lease_key(i),))]
         calls.append(("zrem", (index, *ids)))
         results = yield _pipeline(calls)
-        return sum(1 for r in results[:-1] if int(r) > 0)
+        return sum(1 for r in results[:-1:2] if int(r) > 0)
 
     # --- the SessionStore protocol, sync ---
 
