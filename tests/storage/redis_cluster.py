@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import atexit
+import random
 import shutil
 import socket
 import subprocess
@@ -21,9 +22,16 @@ _procs: list[subprocess.Popen[bytes]] = []
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port that is free together with its cluster bus port (the port + 10000, so below 55536)."""
+    while True:
+        port = random.randint(20000, 55000)
+        try:
+            for candidate in (port, port + 10000):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
 
 
 def _stop() -> None:

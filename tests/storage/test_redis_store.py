@@ -6,9 +6,11 @@ layout, what a Redis dump holds, the per-user index staying bounded, TTLs, const
 from __future__ import annotations
 
 import base64
+import multiprocessing
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -122,3 +124,29 @@ def test_the_demo_runs_on_redis_with_one_flag() -> None:
     assert footer == "Redis" and "RedisSessionStore" in terminal
     _, _, hidden = _store("rediss://app:s3cret@redis.example:6380/2")
     assert "s3cret" not in hidden and "rediss://app:***@redis.example:6380/2" in hidden
+
+
+def _acquire_in_process(url: str, prefix: str, cookies: dict[str, str], barrier: Any, results: Any) -> None:
+    store = RedisSessionStore(url, key_prefix=prefix)
+    store.bind(CONFIG)
+    loaded = store.load(cookies).loaded  # each process reads the session, then leases the version it read
+    assert loaded is not None and loaded.version is not None
+    barrier.wait(30)
+    results.put(store.acquire_lease(loaded, f"process-{multiprocessing.current_process().name}", 30))
+    store.close()
+
+
+def test_concurrent_acquire_from_4_processes_has_one_winner(store: RedisSessionStore) -> None:
+    _, cookies = store.create(make_session())
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(4)
+    results = ctx.Queue()
+    args = (require_redis(), store.key_prefix, jar(cookies), barrier, results)
+    procs = [ctx.Process(target=_acquire_in_process, args=args, name=f"p{i}") for i in range(4)]
+    for p in procs:
+        p.start()
+    outcomes = [results.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(30)
+        assert p.exitcode == 0
+    assert sorted(outcomes) == [False, False, False, True]

@@ -151,7 +151,8 @@ def redis_subject(clients: str) -> Factory:
     """``RedisSessionStore`` on the test Redis under a key prefix of its own (its keys deleted afterwards).
 
     ``clients``: ``url`` (the store builds a sync client and an asyncio one per event loop), ``clients`` (a sync
-    client and ``async_client=``), ``async-only`` (an asyncio client alone; sync calls are skipped for it)."""
+    client and ``async_client=``), ``decoded`` (the same with ``decode_responses=True``), ``async-only`` (an
+    asyncio client alone; sync calls are skipped for it)."""
 
     @contextmanager
     def factory(tmp_path: Path) -> Iterator[Subject]:
@@ -165,9 +166,12 @@ def redis_subject(clients: str) -> Factory:
         raw = redis.Redis.from_url(url)
         if clients == "url":
             store = RedisSessionStore(url, key_prefix=prefix)
-        elif clients == "clients":
+        elif clients in ("clients", "decoded"):
+            decoded = clients == "decoded"
             store = RedisSessionStore(
-                redis.Redis.from_url(url), key_prefix=prefix, async_client=redis.asyncio.Redis.from_url(url)
+                redis.Redis.from_url(url, decode_responses=decoded),
+                key_prefix=prefix,
+                async_client=redis.asyncio.Redis.from_url(url, decode_responses=decoded),
             )
         else:
             store = RedisSessionStore(redis.asyncio.Redis.from_url(url), key_prefix=prefix)
@@ -240,6 +244,7 @@ STORES: dict[str, Factory] = {
     "mariadb+aiomysql": sql_subject(lambda _tmp: require_mariadb(), "mysql+aiomysql"),
     "redis": redis_subject("url"),
     "redis+clients": redis_subject("clients"),
+    "redis+decode_responses": redis_subject("decoded"),
     "redis+asyncio-only": redis_subject("async-only"),
     "redis-cluster": redis_cluster_subject(async_client=False),
     "redis-cluster+asyncio": redis_cluster_subject(async_client=True),
