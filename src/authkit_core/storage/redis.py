@@ -38,6 +38,7 @@ from ..errors import ConfigurationError, SealError, SessionError, SessionUnavail
 from ..models import Session
 from .base import LoadedSession, LoadResult
 from .handles import handle_id, new_handle, open_handle, seal_handle
+from .redis_scripts import ACQUIRE, CREATE, DELETE, RELEASE, UPDATE
 from .sealed_payload import decrypt_session, encrypt_session, lease_owner
 
 if TYPE_CHECKING:
@@ -50,47 +51,6 @@ __all__ = ["DEFAULT_KEY_PREFIX", "RedisSessionStore"]
 DEFAULT_KEY_PREFIX = "authkit"
 
 T = TypeVar("T")
-
-# KEYS: session, lease. ARGV: owner, lease ttl (ms), the version read ("" = any).
-_ACQUIRE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'v') ~= ARGV[3] then return 0 end
-local holder = redis.call('GET', KEYS[2])
-if holder and holder ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
-return 1
-"""
-
-# KEYS: session, lease. ARGV: payload, user index key, session ttl (ms). Only a session that is still there is
-# saved (never re-created after a sign-out, a revocation or its expiry); the lease goes with the save.
-_UPDATE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local version = redis.call('HINCRBY', KEYS[1], 'v', 1)
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'u', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('DEL', KEYS[2])
-return version
-"""
-
-# KEYS: session. ARGV: payload, user index key, session ttl (ms). A fresh handle: the key cannot exist.
-_CREATE = """
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', 1, 'u', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
-"""
-
-# KEYS: lease. ARGV: owner. Only the holder releases.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-# KEYS: session, lease. Deletes both; returns the user index key (false when the session was gone).
-_DELETE = """
-local index = redis.call('HGET', KEYS[1], 'u')
-redis.call('DEL', KEYS[1], KEYS[2])
-return index
-"""
 
 
 def _text(value: object) -> str | None:
@@ -119,11 +79,11 @@ class _Client:
 
     def __init__(self, client: Any) -> None:
         self.client = client
-        self.acquire = client.register_script(_ACQUIRE)
-        self.update = client.register_script(_UPDATE)
-        self.create = client.register_script(_CREATE)
-        self.release = client.register_script(_RELEASE)
-        self.delete = client.register_script(_DELETE)
+        self.acquire = client.register_script(ACQUIRE)
+        self.update = client.register_script(UPDATE)
+        self.create = client.register_script(CREATE)
+        self.release = client.register_script(RELEASE)
+        self.delete = client.register_script(DELETE)
 
 
 #: One step of an operation: a command run on a client; its result (awaited on an asyncio client) is sent back.
