@@ -1,6 +1,6 @@
 """Shared test helpers.
 
-Tests that need an outside peer (PostgreSQL, MariaDB, Node.js with the pinned npm packages) call
+Tests that need an outside peer (PostgreSQL, MariaDB, Redis, Node.js with the pinned npm packages) call
 :func:`require_service`. Locally a missing peer skips the test; with ``AUTHKIT_REQUIRE_SERVICES=1`` (set by
 ``.ci/run``) it fails instead, so CI can never pass by skipping.
 
@@ -24,6 +24,7 @@ import pytest
 NODE_DIR = Path(__file__).parent / "interop" / "node"
 POSTGRES_URL = os.environ.get("AUTHKIT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("AUTHKIT_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+REDIS_URL = os.environ.get("AUTHKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 #: The headers of a browser loading a page (a sign-in redirect suits it; a fetch or an API client gets 401).
@@ -75,6 +76,12 @@ def require_mariadb() -> str:
     """The SQLAlchemy URL of the test MariaDB database."""
     require_service("MariaDB", port_open("127.0.0.1", 3306), "start MariaDB on 127.0.0.1:3306")
     return MARIADB_URL
+
+
+def require_redis() -> str:
+    """The URL of the test Redis (shared by the tests: each uses a key prefix of its own)."""
+    require_service("Redis", port_open("127.0.0.1", 6379), "start Redis on 127.0.0.1:6379")
+    return REDIS_URL
 
 
 # --- secrets in logs ------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """``make demo`` / ``python -m examples.demo``: serve the demo app and the bundled WorkOS emulator on 127.0.0.1.
 
 It starts the emulator (seeded users: alice@example.com is admin of Acme and member of Globex), stores sessions in
-SQLite (``.demo/sessions.sqlite3`` unless ``--database`` says otherwise), serves the app with uvicorn, prints its
+SQLite (``.demo/sessions.sqlite3`` unless ``--database`` says otherwise: another SQLAlchemy URL, a Redis URL or
+``cookie``), serves the app with uvicorn, prints its
 URL and opens a browser (unless ``--no-browser``), then serves until Ctrl-C. No WorkOS account and no network are
 needed. ``--port 0`` and ``--emulator-port 0`` take free ports (the printed URL tells which).
 """
@@ -14,6 +15,7 @@ import sys
 import threading
 import webbrowser
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 from sqlalchemy.engine import make_url
@@ -37,6 +39,11 @@ def _store(database: str | None) -> tuple[SessionStore, str, str]:
     """The session store for ``--database``, how the page footer names it, and how the terminal does."""
     if database == "cookie":
         return CookieSessionStore(), "the wos-session cookie", "the wos-session cookie (CookieSessionStore)"
+    if database is not None and database.split("://", 1)[0] in ("redis", "rediss", "unix"):
+        from authkit_core.storage.redis import RedisSessionStore
+
+        shown = _hide_password(database)
+        return RedisSessionStore(database, key_prefix="authkit-demo"), "Redis", f"{shown} (RedisSessionStore)"
     if database is None:
         DEMO_DIR.mkdir(exist_ok=True)
         database = f"sqlite:///{DEMO_DIR / 'sessions.sqlite3'}"
@@ -47,6 +54,16 @@ def _store(database: str | None) -> tuple[SessionStore, str, str]:
         return store, f"SQLite ({name})", f"SQLite {url.database or ':memory:'} (SQLSessionStore)"
     shown = url.render_as_string(hide_password=True)
     return store, f"{url.get_backend_name()} (SQLSessionStore)", f"{shown} (SQLSessionStore)"
+
+
+def _hide_password(url: str) -> str:
+    """``url`` with the password (if any) replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = f"{parts.username}:" if parts.username else ":"
+    netloc = f"{user}***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _bind(port: int) -> socket.socket:
@@ -69,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--database",
         metavar="URL",
-        help="SQLAlchemy URL of the session store, or 'cookie' for cookie sessions "
-        "(default: SQLite file .demo/sessions.sqlite3)",
+        help="SQLAlchemy URL of the session store, a Redis URL (redis://, rediss://) for RedisSessionStore, or "
+        "'cookie' for cookie sessions (default: SQLite file .demo/sessions.sqlite3)",
     )
     parser.add_argument("--access-token-ttl", type=int, default=300, help="access token lifetime in seconds")
     parser.add_argument("--no-browser", action="store_true", help="do not open a web browser")
@@ -104,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             kit.close()
             if isinstance(store, SQLSessionStore):
                 store.dispose()
+            elif hasattr(store, "close"):
+                store.close()
             sock.close()
     print("demo stopped", flush=True)
     return 0

@@ -19,9 +19,9 @@ from authkit_core.storage.base import SessionStore
 from authkit_core.storage.cookie import CookieSessionStore
 from authkit_core.storage.memory import MemorySessionStore
 from authkit_core.workos_api import authorization_url
-from conftest import require_mariadb, require_postgres
+from conftest import require_mariadb, require_postgres, require_redis
 
-STORES = ["cookie", "memory", "sqlite", "postgres", "mariadb"]
+STORES = ["cookie", "memory", "sqlite", "postgres", "mariadb", "redis"]
 
 
 def make_store(kind: str, tmp_path: Any) -> tuple[SessionStore, Any]:
@@ -30,6 +30,24 @@ def make_store(kind: str, tmp_path: Any) -> tuple[SessionStore, Any]:
         return CookieSessionStore(), lambda: None
     if kind == "memory":
         return MemorySessionStore(), lambda: None
+    if kind == "redis":
+        import redis
+
+        from authkit_core.storage.redis import RedisSessionStore
+
+        url = require_redis()
+        prefix = f"authkit-engine-{uuid.uuid4().hex[:10]}"
+        made = RedisSessionStore(url, key_prefix=prefix)
+
+        def drop() -> None:
+            made.close()
+            raw = redis.Redis.from_url(url)
+            for pattern in (f"{{{prefix}:*", f"{prefix}:*"):
+                for key in raw.scan_iter(match=pattern, count=1000):
+                    raw.delete(key)
+            raw.close()
+
+        return made, drop
     from authkit_core.storage.sql import SQLSessionStore
 
     if kind == "sqlite":

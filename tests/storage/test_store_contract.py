@@ -1,7 +1,8 @@
 """The store contract: one behavioural suite that every :class:`~authkit_core.storage.base.SessionStore` passes.
 
 **A new store joins by adding one entry to** :data:`STORES` (a name and a factory yielding a :class:`Subject`).
-Every test then runs against it, on the sync methods and on the async (``a``-prefixed) ones:
+Every test then runs against it, on the sync methods and on the async (``a``-prefixed) ones, under asyncio and
+under trio:
 
 * every store: create / load round trip, update, a cookie that does not open, sign-out expiring the cookie, and
   ``acquire_lease`` / ``release_lease`` answering (an in-process store may always grant);
@@ -18,8 +19,9 @@ Every test then runs against it, on the sync methods and on the async (``a``-pre
 A cookie-only store (``CookieSessionStore``) runs the first group; it cannot revoke, which is asserted too (a
 copied cookie still opens after sign-out), so the documentation's "cannot revoke a copied cookie" stays true.
 
-PostgreSQL and MariaDB are skipped locally when not running and fail in CI (``require_postgres``,
-``require_mariadb``). Each SQL subject uses a table of its own, dropped afterwards.
+PostgreSQL, MariaDB and Redis are skipped locally when not running and fail in CI (``require_postgres``,
+``require_mariadb``, ``require_redis``). Each SQL subject uses a table of its own, dropped afterwards; each Redis
+subject a key prefix of its own, whose keys are deleted afterwards.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from authkit_core.models import Session, User
 from authkit_core.storage.base import LoadedSession, LoadResult, ServerSideSessionStore, SessionStore
 from authkit_core.storage.cookie import CookieSessionStore
 from authkit_core.storage.memory import MemorySessionStore
-from conftest import require_mariadb, require_postgres
+from conftest import require_mariadb, require_postgres, require_redis
 
 CONFIG = AuthKitConfig(
     client_id="client_contract",
@@ -67,6 +69,9 @@ class Subject:
     expire: Callable[[LoadedSession], None] | None = None
     #: Called on teardown, after the suite closed anything else.
     cleanup: list[Callable[[], None]] = field(default_factory=list)
+    #: Whether the sync methods work (``False`` for a store given only an async client: they raise
+    #: ``ConfigurationError``, and the suite runs only the async ones under asyncio).
+    sync: bool = True
 
 
 #: ``factory(tmp_path)`` is a context manager yielding a fresh :class:`Subject` (its store already bound).
@@ -142,6 +147,87 @@ def sql_subject(url_of: Callable[[Path], str], async_driver: str | None = None) 
     return factory
 
 
+def redis_subject(clients: str) -> Factory:
+    """``RedisSessionStore`` on the test Redis under a key prefix of its own (its keys deleted afterwards).
+
+    ``clients``: ``url`` (the store builds a sync client and an asyncio one per event loop), ``clients`` (a sync
+    client and ``async_client=``), ``decoded`` (the same with ``decode_responses=True``), ``async-only`` (an
+    asyncio client alone; sync calls are skipped for it)."""
+
+    @contextmanager
+    def factory(tmp_path: Path) -> Iterator[Subject]:
+        import redis
+        import redis.asyncio
+
+        from authkit_core.storage.redis import RedisSessionStore
+
+        url = require_redis()
+        prefix = f"authkit-contract-{uuid.uuid4().hex[:10]}"
+        raw = redis.Redis.from_url(url)
+        if clients == "url":
+            store = RedisSessionStore(url, key_prefix=prefix)
+        elif clients in ("clients", "decoded"):
+            decoded = clients == "decoded"
+            store = RedisSessionStore(
+                redis.Redis.from_url(url, decode_responses=decoded),
+                key_prefix=prefix,
+                async_client=redis.asyncio.Redis.from_url(url, decode_responses=decoded),
+            )
+        else:
+            store = RedisSessionStore(redis.asyncio.Redis.from_url(url), key_prefix=prefix)
+        store.bind(CONFIG)
+
+        def expire(loaded: LoadedSession) -> None:
+            raw.pexpire(store.session_key(loaded.key), 1)
+            time.sleep(0.01)
+
+        try:
+            yield Subject(store, expire, sync=clients != "async-only")
+        finally:
+            store.close()
+            for pattern in (f"{{{prefix}:*", f"{prefix}:*"):
+                for key in raw.scan_iter(match=pattern, count=1000):
+                    raw.delete(key)
+            raw.close()
+
+    return factory
+
+
+def redis_cluster_subject(async_client: bool) -> Factory:
+    """``RedisSessionStore`` on a three-master Redis Cluster the tests start (``redis_cluster.py``): a sync
+    ``RedisCluster`` client, with an asyncio one as ``async_client=`` when ``async_client``."""
+
+    @contextmanager
+    def factory(tmp_path: Path) -> Iterator[Subject]:
+        import redis.asyncio.cluster
+        import redis.cluster
+
+        from authkit_core.storage.redis import RedisSessionStore
+
+        from .redis_cluster import cluster_ports
+
+        port = cluster_ports()[0]
+        raw = redis.cluster.RedisCluster(host="127.0.0.1", port=port)
+        aclient = redis.asyncio.cluster.RedisCluster(host="127.0.0.1", port=port) if async_client else None
+        store = RedisSessionStore(
+            redis.cluster.RedisCluster(host="127.0.0.1", port=port),
+            key_prefix=f"authkit-contract-{uuid.uuid4().hex[:10]}",
+            async_client=aclient,
+        )
+        store.bind(CONFIG)
+
+        def expire(loaded: LoadedSession) -> None:
+            raw.pexpire(store.session_key(loaded.key), 1)
+            time.sleep(0.01)
+
+        try:
+            yield Subject(store, expire)
+        finally:
+            raw.close()  # the cluster is the tests' own, killed at the end of the run: no key cleanup
+
+    return factory
+
+
 def _sqlite(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'contract.sqlite3'}"
 
@@ -156,6 +242,12 @@ STORES: dict[str, Factory] = {
     "postgresql+asyncpg": sql_subject(lambda _tmp: require_postgres(), "postgresql+asyncpg"),
     "mariadb": sql_subject(lambda _tmp: require_mariadb()),
     "mariadb+aiomysql": sql_subject(lambda _tmp: require_mariadb(), "mysql+aiomysql"),
+    "redis": redis_subject("url"),
+    "redis+clients": redis_subject("clients"),
+    "redis+decode_responses": redis_subject("decoded"),
+    "redis+asyncio-only": redis_subject("async-only"),
+    "redis-cluster": redis_cluster_subject(async_client=False),
+    "redis-cluster+asyncio": redis_cluster_subject(async_client=True),
 }
 #: The stores that keep nothing server-side (they cannot revoke); every other store must.
 CLIENT_SIDE = ["cookie"]
@@ -264,31 +356,46 @@ def cookie_only(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subj
     yield from _subject(str(request.param), tmp_path)
 
 
-@pytest.fixture(params=["sync", "async"])
-def portal(request: pytest.FixtureRequest) -> Iterator[BlockingPortal | None]:
-    """``None`` to call the sync methods; for the async twins, an event loop (in a thread) for the whole test."""
-    if request.param == "sync":
-        yield None
-        return
-    with start_blocking_portal() as loop:
-        yield loop
+@pytest.fixture(params=["sync", "asyncio", "trio"])
+def face_kind(request: pytest.FixtureRequest) -> str:
+    """Which face the test calls: the sync methods, or the async twins under asyncio or under trio."""
+    return str(request.param)
 
 
 @pytest.fixture
-def face(subject: Subject, portal: BlockingPortal | None) -> Face:
+def portal(face_kind: str) -> Iterator[BlockingPortal | None]:
+    """``None`` to call the sync methods; for the async twins, an event loop of the chosen backend (in a thread)
+    for the whole test."""
+    if face_kind == "sync":
+        yield None
+        return
+    with start_blocking_portal(backend=face_kind) as loop:
+        yield loop
+
+
+def _check_face(subject: Subject, face_kind: str) -> None:
+    # conftest.py deselects every other pairing of an asyncio-only store
+    assert subject.sync or face_kind == "asyncio", "an asyncio-only store serves only async calls under asyncio"
+
+
+@pytest.fixture
+def face(subject: Subject, face_kind: str, portal: BlockingPortal | None) -> Face:
     """The server-side store under test, on the chosen face."""
+    _check_face(subject, face_kind)
     return Face(subject.store, portal)
 
 
 @pytest.fixture
-def shared_face(shared_subject: Subject, portal: BlockingPortal | None) -> Face:
+def shared_face(shared_subject: Subject, face_kind: str, portal: BlockingPortal | None) -> Face:
     """A store shared between processes, on the chosen face."""
+    _check_face(shared_subject, face_kind)
     return Face(shared_subject.store, portal)
 
 
 @pytest.fixture
-def any_face(any_subject: Subject, portal: BlockingPortal | None) -> Face:
+def any_face(any_subject: Subject, face_kind: str, portal: BlockingPortal | None) -> Face:
     """Any store under test, on the chosen face."""
+    _check_face(any_subject, face_kind)
     return Face(any_subject.store, portal)
 
 
@@ -551,6 +658,7 @@ def test_a_gone_session_cannot_be_leased(shared_face: Face) -> None:
 
 def test_one_lease_winner_among_16_threads(shared_subject: Subject) -> None:
     subject = shared_subject
+    _check_face(subject, "sync")
     face = Face(subject.store, None)
     loaded, _ = signed_in(face)
     barrier = threading.Barrier(16)

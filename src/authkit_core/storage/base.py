@@ -21,7 +21,7 @@ Stores whose state lives only in this process (``shared = False``) may answer ``
 engine's in-process single-flight already serialises refreshes there.
 
 Sign-out and revocation while a refresh is in flight. A store that keeps sessions server-side
-(:class:`ServerSideSessionStore`: memory, SQL) never brings back an entry that is gone: ``update`` replaces the
+(:class:`ServerSideSessionStore`: memory, SQL, Redis) never brings back an entry that is gone: ``update`` replaces the
 entry only if it is still there (not deleted by a sign-out, not revoked by ``revoke_user_sessions``, not expired
 or evicted) and otherwise raises :class:`~authkit_core.errors.SessionError` with code ``session_not_found``
 (terminal), so the refreshing request ends signed out and its cookie is expired; a copied cookie stays signed out.

@@ -23,11 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
-import hashlib
-import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -35,10 +31,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeGuard, TypeVar
 
 import anyio.to_thread
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.hashes import SHA256
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import (
     Column,
     Double,
@@ -68,16 +60,14 @@ from ..config import AuthKitConfig
 from ..cookies import SetCookie, expired_cookie, session_cookie
 from ..errors import (
     ConfigurationError,
-    InvalidResponseError,
     SealError,
     SessionError,
     SessionUnavailableError,
-    TokenError,
 )
 from ..models import Session
-from ..tokens import get_token_claims
 from .base import LoadedSession, LoadResult
 from .handles import handle_id, new_handle, open_handle, seal_handle
+from .sealed_payload import OWNER_MAX, decrypt_session, encrypt_session, lease_owner, session_id_of
 
 if TYPE_CHECKING:  # imported lazily: SQLAlchemy's asyncio support needs greenlet, sync use does not
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -87,10 +77,6 @@ __all__ = ["DEFAULT_TABLE_NAME", "SQLSessionStore", "ddl", "session_table"]
 #: The table name used unless ``table_name=`` says otherwise.
 DEFAULT_TABLE_NAME = "authkit_sessions"
 
-_HKDF_INFO = b"authkit-session sql v1"
-_FORMAT = b"\x01"  # first byte of ``data``: the encryption format, so it can change later
-_NONCE_BYTES = 12
-_OWNER_MAX = 64
 # Engines the store builds itself: every operation is one statement, so autocommit gives the same atomicity
 # with one round trip instead of three (statement, COMMIT, the pool's ROLLBACK). Recycle connections before
 # MySQL's and most proxies' idle timeouts.
@@ -119,7 +105,7 @@ def session_table(metadata: MetaData, name: str = DEFAULT_TABLE_NAME) -> Table:
         Column("updated_at", Double(), nullable=False),
         Column("expires_at", Double(), nullable=False, index=True),
         Column("version", Integer(), nullable=False),
-        Column("lease_owner", String(_OWNER_MAX), nullable=True),
+        Column("lease_owner", String(OWNER_MAX), nullable=True),
         Column("lease_until", Double(), nullable=True),
     )
 
@@ -136,49 +122,6 @@ def ddl(dialect: str, table_name: str = DEFAULT_TABLE_NAME) -> str:
     engine = create_mock_engine(make_url(f"{dialect}://"), collect)
     metadata.create_all(engine, checkfirst=False)
     return "\n\n".join(statements) + "\n"
-
-
-# --- secrets: handle -> row id, key; payload encryption -------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=4096)
-def _aead(handle: str) -> AESGCM:
-    """The cipher of one handle's row. Remembered: a refresh decrypts (``load``) and encrypts (``update``) under the
-    same handle, and a browser sends it again and again (the handles themselves are remembered as long, see
-    ``handles.py``)."""
-    key = HKDF(algorithm=SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(handle.encode())
-    return AESGCM(key)
-
-
-def _encrypt(handle: str, row_id: str, session: Session) -> bytes:
-    plaintext = json.dumps(session.to_json(), separators=(",", ":")).encode()
-    nonce = os.urandom(_NONCE_BYTES)
-    return _FORMAT + nonce + _aead(handle).encrypt(nonce, plaintext, row_id.encode())
-
-
-def _decrypt(handle: str, row_id: str, data: bytes) -> Session | None:
-    data = bytes(data)
-    if data[:1] != _FORMAT or len(data) < 1 + _NONCE_BYTES + 16:
-        return None
-    nonce, ciphertext = data[1 : 1 + _NONCE_BYTES], data[1 + _NONCE_BYTES :]
-    try:
-        plaintext = _aead(handle).decrypt(nonce, ciphertext, row_id.encode())
-        return Session.from_json(json.loads(plaintext))
-    except (InvalidTag, ValueError, RecursionError, InvalidResponseError):
-        return None
-
-
-def _session_id(session: Session) -> str | None:
-    try:
-        sid = get_token_claims(session.access_token).get("sid")
-    except TokenError:
-        return None
-    return sid[:255] if isinstance(sid, str) else None
-
-
-def _owner(owner: str) -> str:
-    """Owners longer than the column are stored as their SHA-256 (still one value per owner)."""
-    return owner if len(owner) <= _OWNER_MAX else hashlib.sha256(owner.encode()).hexdigest()
 
 
 def _storage_error(exc: BaseException) -> SessionUnavailableError:
@@ -650,7 +593,7 @@ class SQLSessionStore:
             data, expires_at, version = row
             if expires_at <= now:
                 return "expired"
-            session = _decrypt(handle, row_id, data)
+            session = decrypt_session(handle, row_id, data)
             if session is None:
                 return "undecryptable"
             return LoadedSession(session, key=row_id, ref=handle, version=version)
@@ -675,9 +618,9 @@ class SQLSessionStore:
 
     def _write_values(self, handle: str, row_id: str, session: Session, now: float) -> dict[str, Any]:
         return {
-            "data": _encrypt(handle, row_id, session),
+            "data": encrypt_session(handle, row_id, session),
             "user_id": session.user.id[:255],
-            "session_id": _session_id(session),
+            "session_id": session_id_of(session),
             "expires_at": now + self._bound().cookie_max_age,
         }
 
@@ -736,7 +679,7 @@ class SQLSessionStore:
 
     def _acquire(self, loaded: LoadedSession, owner: str, ttl: float) -> _Step[bool]:
         now = time.time()
-        params: dict[str, Any] = {"row_id": loaded.key, "owner": _owner(owner), "now": now, "until": now + ttl}
+        params: dict[str, Any] = {"row_id": loaded.key, "owner": lease_owner(owner), "now": now, "until": now + ttl}
         statement = self._sql.acquire
         if loaded.version is not None:  # read from the table: granted only while the row is still that version
             statement = self._sql.acquire_current
@@ -744,7 +687,7 @@ class SQLSessionStore:
         return _Step(statement, params, _granted, lease=True)
 
     def _release(self, loaded: LoadedSession, owner: str) -> _Step[None]:
-        return _Step(self._sql.release, {"row_id": loaded.key, "owner": _owner(owner)}, _nothing, lease=True)
+        return _Step(self._sql.release, {"row_id": loaded.key, "owner": lease_owner(owner)}, _nothing, lease=True)
 
     def _delete_expired(self, now: float | None) -> _Step[int]:
         return _Step(self._sql.delete_expired, {"now": time.time() if now is None else now}, _rowcount)
