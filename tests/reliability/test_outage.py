@@ -30,12 +30,14 @@ API = {"Accept": "application/json", "Sec-Fetch-Mode": "cors"}
 
 @contextmanager
 def gated_site(site: Site, **options: Any) -> Iterator[tuple[httpx.Client, Gate]]:
-    """WorkOS behind a TCP gate (open), a fresh engine with quick timeouts, Alice signed in with 20 s tokens
-    (inside the refresh buffer: every request wants to refresh), the engine's JWKS fetched."""
+    """WorkOS behind a TCP gate (open), a fresh engine, Alice signed in with 20 s tokens (inside the refresh
+    buffer: every request wants to refresh), the engine's JWKS fetched. A closed gate refuses connections at once,
+    so the engine's HTTP timeout is never waited for here; it is generous (5 s) so that a loaded machine does not
+    turn the step where WorkOS is back into a timeout."""
     port = int(site.emulator.base_url.rsplit(":", 1)[1])
     with Gate(port) as gate:
         site.emulator.access_token_ttl = 20
-        site.mount(site.kit(api_port=gate.port, http_timeout_seconds=0.5), **options)
+        site.mount(site.kit(api_port=gate.port, http_timeout_seconds=5.0), **options)
         with site.client() as client:
             sign_in(client)
             assert whoami(client)[1]["email"] == ALICE
