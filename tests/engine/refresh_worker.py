@@ -1,4 +1,4 @@
-"""A worker process for ``test_multiprocess.py``: one "application process" sharing a SQL session store.
+"""A worker process for ``test_multiprocess.py``: one "application process" sharing a SQL or Redis session store.
 
 Run as ``python refresh_worker.py``. It reads one JSON line (the spec) from stdin, talks back on stdout one line at
 a time (``ready``, ``leased``, ``result <json>``) and, in ``storm`` mode, waits for a ``go`` line before firing.
@@ -24,24 +24,35 @@ from typing import Any
 from authkit_core import AuthKitConfig, UserInfo
 from authkit_core.engine import AuthKit, AuthResult
 from authkit_core.storage.base import LoadedSession
+from authkit_core.storage.redis import RedisSessionStore
 from authkit_core.storage.sql import SQLSessionStore
 
 
-class CountingStore(SQLSessionStore):
-    """A ``SQLSessionStore`` that counts refused lease requests (proof that processes really contended)."""
+class _Counting:
+    """Counts refused lease requests (proof that processes really contended); otherwise the store's own lease."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.denied = 0
-        self._count_lock = threading.Lock()
+    denied = 0
+    _count_lock = threading.Lock()
 
     def acquire_lease(self, loaded: LoadedSession, owner: str, ttl: float) -> bool:
         """Count refusals; otherwise the store's own lease."""
-        granted = super().acquire_lease(loaded, owner, ttl)
+        granted: bool = super().acquire_lease(loaded, owner, ttl)  # type: ignore[misc]
         if not granted:
             with self._count_lock:
                 self.denied += 1
         return granted
+
+
+class CountingStore(_Counting, SQLSessionStore):
+    """A ``SQLSessionStore`` that counts refused lease requests."""
+
+
+class CountingRedisStore(_Counting, RedisSessionStore):
+    """A ``RedisSessionStore`` that counts refused lease requests."""
+
+    def dispose(self) -> None:
+        """Close the client's connections."""
+        self.close()
 
 
 def token_digest(token: str) -> str:
@@ -69,7 +80,7 @@ def say(line: str) -> None:
     sys.stdout.flush()
 
 
-def storm(spec: dict[str, Any], kit: AuthKit, store: CountingStore) -> None:
+def storm(spec: dict[str, Any], kit: AuthKit, store: CountingStore | CountingRedisStore) -> None:
     """Many threads, one session, all at once."""
     warm = kit.authenticate(spec["warm_jar"])  # fetches the JWKS and opens connections, as a running app would
     if not isinstance(warm.user_info, UserInfo):
@@ -106,7 +117,11 @@ def main() -> None:
     """Read the spec and run the mode it names."""
     spec = json.loads(sys.stdin.readline())
     config = AuthKitConfig(**spec["config"])
-    store = CountingStore(spec["url"], table_name=spec["table"])
+    store: CountingStore | CountingRedisStore
+    if "key_prefix" in spec:
+        store = CountingRedisStore(spec["url"], key_prefix=spec["key_prefix"])
+    else:
+        store = CountingStore(spec["url"], table_name=spec["table"])
     mode = spec["mode"]
     if mode == "hold":
         store.bind(config)

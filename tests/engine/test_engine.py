@@ -133,6 +133,32 @@ def test_concurrent_tasks_refresh_exactly_once(kit: AuthKit, workos_emulator: An
     assert workos_emulator.grant_count(REFRESH) == 1
 
 
+def test_a_storm_of_a_thousand_tasks_on_one_session_costs_one_grant(kit: AuthKit, workos_emulator: Any) -> None:
+    """1,000 concurrent tasks on one session due for refresh, on every store: one refresh grant, nobody signed out,
+    everyone served the refreshed session."""
+    workos_emulator.access_token_ttl = 20
+    signed_in, jar = sign_in(kit)
+    workos_emulator.access_token_ttl = 300
+    results: list[Any] = []
+
+    async def main() -> None:
+        async def request() -> None:
+            results.append(await kit.authenticate_async(jar))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(1000):
+                tg.start_soon(request)
+        await kit.aclose()
+
+    anyio.run(main)
+    assert len(results) == 1000
+    assert [(r.reason, r.error) for r in results if not isinstance(r.user_info, UserInfo)] == []
+    tokens = {r.user_info.access_token for r in results}
+    assert len(tokens) == 1 and tokens != {signed_in.user_info.access_token}
+    assert not any(c.is_deletion for r in results for c in r.cookies)
+    assert workos_emulator.grant_count(REFRESH) == 1
+
+
 def test_old_cookie_after_refresh_still_works(kit: AuthKit, workos_emulator: Any) -> None:
     """A request that left the browser before the refreshed cookie arrived must not be signed out."""
     workos_emulator.access_token_ttl = 20

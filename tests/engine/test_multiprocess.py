@@ -1,4 +1,4 @@
-"""Refresh coordination across OS processes sharing one SQL store (SQLite file, PostgreSQL, MariaDB).
+"""Refresh coordination across OS processes sharing one server-side store (SQLite file, PostgreSQL, MariaDB, Redis).
 
 Each "application process" is ``refresh_worker.py`` started with ``subprocess`` (see its docstring). The tests
 prove the issue's promises against the emulator over real HTTP:
@@ -27,12 +27,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import sqlalchemy
 
 from authkit_core import AuthKitConfig, UserInfo
 from authkit_core.engine import AuthKit
+from authkit_core.storage.base import SessionStore
+from authkit_core.storage.redis import RedisSessionStore
 from authkit_core.storage.sql import SQLSessionStore
-from conftest import require_mariadb, require_postgres
+from conftest import require_mariadb, require_postgres, require_redis
 
 from .conftest import make_store, sign_in
 
@@ -43,21 +46,30 @@ PROCESSES = 4
 THREADS = 16
 
 
-def sql_url(kind: str, tmp_path: Path) -> str:
+Shared = tuple[SessionStore, dict[str, str]]
+
+
+def store_url(kind: str, tmp_path: Path) -> str:
     """The URL ``make_store`` uses for ``kind`` (so the workers open the same database)."""
     if kind == "sqlite":
         return f"sqlite:///{tmp_path}/sessions.sqlite3"
+    if kind == "redis":
+        return require_redis()
     return require_postgres() if kind == "postgres" else require_mariadb()
 
 
-@pytest.fixture(params=["sqlite", "postgres", "mariadb"])
-def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[SQLSessionStore, str]]:
-    """A fresh SQL store (table dropped afterwards) and the URL of its database."""
+@pytest.fixture(params=["sqlite", "postgres", "mariadb", "redis"])
+def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shared]:
+    """A fresh store (its table or keys dropped afterwards) and what a worker needs to open the same one."""
     kind = str(request.param)
-    url = sql_url(kind, tmp_path)
     store, cleanup = make_store(kind, tmp_path)
-    assert isinstance(store, SQLSessionStore)
-    yield store, url
+    where = {"url": store_url(kind, tmp_path)}
+    if isinstance(store, RedisSessionStore):
+        where["key_prefix"] = store.key_prefix
+    else:
+        assert isinstance(store, SQLSessionStore)
+        where["table"] = store.table.name
+    yield store, where
     cleanup()
 
 
@@ -157,8 +169,21 @@ def workers(tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], Worker]]:
         worker.close()
 
 
-def leases(store: SQLSessionStore, url: str) -> list[tuple[str | None, float | None]]:
-    """``(lease_owner, lease_until)`` of every session row, read through a separate engine."""
+def leases(store: SessionStore, where: dict[str, str]) -> list[tuple[str | None, float | None]]:
+    """``(lease_owner, lease_until)`` of every session, read through a separate connection."""
+    url = where["url"]
+    if isinstance(store, RedisSessionStore):
+        client = redis.Redis.from_url(url, decode_responses=True)
+        try:
+            found = []
+            for key in sorted(client.scan_iter(match=f"{{{store.key_prefix}:*}}:s", count=1000)):
+                lease = key[: -len(":s")] + ":l"
+                owner, ttl_ms = client.get(lease), client.pttl(lease)
+                found.append((owner, None if owner is None else time.time() + ttl_ms / 1000))
+            return found
+        finally:
+            client.close()
+    assert isinstance(store, SQLSessionStore)
     engine = sqlalchemy.create_engine(url)
     try:
         with engine.connect() as conn:
@@ -174,16 +199,16 @@ def refresh_requests(emulator: Any) -> list[Any]:
 
 
 def test_processes_and_threads_share_one_refresh(
-    shared: tuple[SQLSessionStore, str], workos_emulator: Any, workers: Callable[[dict[str, Any]], Worker]
+    shared: Shared, workos_emulator: Any, workers: Callable[[dict[str, Any]], Worker]
 ) -> None:
-    store, url = shared
+    store, where = shared
     config = workos_emulator.config()
     kit = AuthKit(config, store=store)
     workos_emulator.access_token_ttl = 20  # inside the 30 s refresh buffer
     signed_in, jar = sign_in(kit)
     workos_emulator.access_token_ttl = 300
     _, warm_jar = sign_in(kit, "bob@example.com")  # a valid session each worker loads once before the storm
-    base = {"mode": "storm", "config": config_fields(config), "url": url, "table": store.table.name}
+    base = {"mode": "storm", "config": config_fields(config), **where}
     spec = {**base, "jar": jar, "warm_jar": warm_jar, "threads": THREADS}
     started = [workers(spec) for _ in range(PROCESSES)]
     for worker in started:
@@ -207,22 +232,22 @@ def test_processes_and_threads_share_one_refresh(
     after = kit.authenticate(jar)
     assert isinstance(after.user_info, UserInfo) and not after.refreshed
     assert {digest(after.user_info.access_token)} == tokens
-    assert leases(store, url) == [(None, None)] * 2
+    assert leases(store, where) == [(None, None)] * 2
     kit.close()
 
 
 def test_lease_of_killed_holder_expires_then_next_request_refreshes(
-    shared: tuple[SQLSessionStore, str], workos_emulator: Any, workers: Callable[[dict[str, Any]], Worker]
+    shared: Shared, workos_emulator: Any, workers: Callable[[dict[str, Any]], Worker]
 ) -> None:
-    store, url = shared
+    store, where = shared
     config = workos_emulator.config()
     workos_emulator.access_token_ttl = 20
     signed_in, jar = sign_in(AuthKit(config, store=store))
     workos_emulator.access_token_ttl = 300
-    spec = {"mode": "hold", "config": config_fields(config), "url": url, "table": store.table.name}
+    spec = {"mode": "hold", "config": config_fields(config), **where}
     holder = workers({**spec, "jar": jar, "ttl": 2})
     holder.expect("leased")
-    [(owner, until)] = leases(store, url)
+    [(owner, until)] = leases(store, where)
     assert owner == "crashed-worker" and until is not None
     holder.kill()
     assert holder.proc.returncode == -9
@@ -235,24 +260,24 @@ def test_lease_of_killed_holder_expires_then_next_request_refreshes(
     grants = refresh_requests(workos_emulator)
     assert len(grants) == 1
     assert grants[0].time >= until - 0.05  # the refresh waited for the dead process's lease to expire
-    assert leases(store, url) == [(None, None)]
+    assert leases(store, where) == [(None, None)]
     kit.close()
 
 
 def test_killed_after_workos_rotated_the_token_loses_nothing(
-    shared: tuple[SQLSessionStore, str], workos_emulator: Any, workers: Callable[[dict[str, Any]], Worker]
+    shared: Shared, workos_emulator: Any, workers: Callable[[dict[str, Any]], Worker]
 ) -> None:
     """The grant reached WorkOS and was answered, but the process died before saving: the stored refresh token is
     spent. The successor (after the lease expires) spends the same token with the same ``Idempotency-Key`` (it is
     derived from the token for server-side stores), so WorkOS replays the answer the dead process never saved:
     the session lives on with those tokens, and no error reaches the user."""
-    store, url = shared
+    store, where = shared
     config = workos_emulator.config()
     workos_emulator.access_token_ttl = 20
     _, jar = sign_in(AuthKit(config, store=store))
     workos_emulator.access_token_ttl = 300
     workos_emulator.inject_fault(AUTHENTICATE, delay=1.0, count=1, method="POST")
-    spec = {"mode": "refresh", "config": config_fields(config), "url": url, "table": store.table.name}
+    spec = {"mode": "refresh", "config": config_fields(config), **where}
     child = workers({**spec, "jar": jar, "lease_seconds": 2})
     child.expect("ready")
     wait_for(lambda: workos_emulator.grant_count(REFRESH) == 1, 60, "the worker's refresh grant")
@@ -276,17 +301,17 @@ def test_killed_after_workos_rotated_the_token_loses_nothing(
 
 
 def test_killed_before_workos_answered_loses_nothing(
-    shared: tuple[SQLSessionStore, str], workos_emulator: Any, workers: Callable[[dict[str, Any]], Worker]
+    shared: Shared, workos_emulator: Any, workers: Callable[[dict[str, Any]], Worker]
 ) -> None:
     """The process died while its grant was still unprocessed at WorkOS: the successor's grant (after the lease
     expired) spends the token first, so the session lives on; the orphaned grant is refused later."""
-    store, url = shared
+    store, where = shared
     config = workos_emulator.config()
     workos_emulator.access_token_ttl = 20
     signed_in, jar = sign_in(AuthKit(config, store=store))
     workos_emulator.access_token_ttl = 300
     workos_emulator.inject_fault(AUTHENTICATE, delay=8.0, count=1, method="POST")
-    spec = {"mode": "refresh", "config": config_fields(config), "url": url, "table": store.table.name}
+    spec = {"mode": "refresh", "config": config_fields(config), **where}
     child = workers({**spec, "jar": jar, "lease_seconds": 2})
     child.expect("ready")
     wait_for(lambda: workos_emulator.grant_count(REFRESH) == 1, 60, "the worker's refresh grant")
@@ -309,14 +334,14 @@ def test_killed_before_workos_answered_loses_nothing(
 
 
 def test_slow_holder_whose_lease_expired_does_not_end_the_refreshed_session(
-    shared: tuple[SQLSessionStore, str], workos_emulator: Any
+    shared: Shared, workos_emulator: Any
 ) -> None:
     """A holder whose grant outlives its lease: a second process takes over and refreshes. The slow grant spends
     the same token with the same ``Idempotency-Key``, so it is answered from the replay store with the successor's
     tokens (a provider that ignores the key refuses it; the slow holder then re-reads the row and uses the
     successor's session): either way it never deletes the session. (Two engines in one process stand for two
     processes: each has its own single-flight.)"""
-    store, _url = shared
+    store, _where = shared
     config = workos_emulator.config()
     slow = AuthKit(config, store=store, lease_seconds=0.5)
     other = AuthKit(config, store=store, lease_seconds=0.5, lease_wait_seconds=10)

@@ -109,6 +109,8 @@ def test_construction_errors() -> None:
         RedisSessionStore("redis://127.0.0.1:1/0", key_prefix="a{b}")
     with pytest.raises(ConfigurationError):
         RedisSessionStore(object())
+    with pytest.raises(ConfigurationError):
+        RedisSessionStore("redis://127.0.0.1:1/0", max_connections=0)
     store = RedisSessionStore(redis.asyncio.Redis(port=1))
     store.bind(CONFIG)
     with pytest.raises(ConfigurationError):

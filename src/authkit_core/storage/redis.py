@@ -142,6 +142,7 @@ class RedisSessionStore:
         key_prefix: str = DEFAULT_KEY_PREFIX,
         async_client: redis.asyncio.Redis | Any | None = None,
         timeout: float = 5.0,
+        max_connections: int = 50,
     ) -> None:
         try:
             import redis as _redis
@@ -149,9 +150,12 @@ class RedisSessionStore:
             raise ConfigurationError("RedisSessionStore needs redis-py: pip install 'authkit-session[redis]'") from None
         if not key_prefix or any(c in key_prefix for c in "{}"):
             raise ConfigurationError("key_prefix must be non-empty and hold no '{' or '}' (Cluster hash tags)")
+        if max_connections < 1:
+            raise ConfigurationError("max_connections must be at least 1")
         self.key_prefix = key_prefix
         self._url: str | None = None
         self._timeout = timeout
+        self._max_connections = max_connections
         self._sync: _Client | None = None
         self._async: _Client | None = None
         # asyncio clients built from the URL, one per event loop (a connection belongs to the loop that opened it)
@@ -160,9 +164,8 @@ class RedisSessionStore:
             if async_client is not None:
                 raise ConfigurationError("with a URL the store builds its own asyncio clients; pass a client instead")
             self._url = url_or_client
-            self._sync = _Client(
-                _redis.Redis.from_url(url_or_client, socket_timeout=timeout, socket_connect_timeout=timeout)
-            )
+            pool = _redis.BlockingConnectionPool.from_url(url_or_client, **self._pool_options())
+            self._sync = _Client(_redis.Redis(connection_pool=pool))
         elif _is_async_client(url_or_client):
             if async_client is not None:
                 raise ConfigurationError("pass the asyncio client once: as the first argument or as async_client=")
@@ -181,6 +184,16 @@ class RedisSessionStore:
     def bind(self, config: AuthKitConfig) -> None:
         """Receive the configuration (cookie name and attributes, cookie passwords, max age)."""
         self._config = config
+
+    def _pool_options(self) -> dict[str, Any]:
+        """The options of the pools the store builds from a URL: a request beyond ``max_connections`` waits (up to
+        ``timeout``) for a free connection instead of failing, so a storm of tasks queues rather than errs."""
+        return {
+            "max_connections": self._max_connections,
+            "timeout": self._timeout,
+            "socket_timeout": self._timeout,
+            "socket_connect_timeout": self._timeout,
+        }
 
     # --- keys ---
 
@@ -225,11 +238,8 @@ class RedisSessionStore:
         if client is None:
             import redis.asyncio
 
-            client = _Client(
-                redis.asyncio.Redis.from_url(
-                    self._url, socket_timeout=self._timeout, socket_connect_timeout=self._timeout
-                )
-            )
+            pool = redis.asyncio.BlockingConnectionPool.from_url(self._url, **self._pool_options())
+            client = _Client(redis.asyncio.Redis(connection_pool=pool))
             self._loop_clients[loop] = client
         return client
 
@@ -438,6 +448,7 @@ class RedisSessionStore:
         """Close the sync client's connections if the store built it from a URL (yours is left alone)."""
         if self._url is not None and self._sync is not None:
             self._sync.client.close()
+            self._sync.client.connection_pool.disconnect()
 
     # --- async twins ---
 
@@ -482,6 +493,7 @@ class RedisSessionStore:
         client = self._loop_clients.pop(asyncio.get_running_loop(), None)
         if client is not None:
             await client.client.aclose()
+            await client.client.connection_pool.disconnect()
 
 
 def _on_asyncio() -> bool:
