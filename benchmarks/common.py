@@ -29,10 +29,11 @@ from authkit_core.tokens import get_token_claims
 
 POSTGRES_URL = os.environ.get("AUTHKIT_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("AUTHKIT_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+REDIS_URL = os.environ.get("AUTHKIT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 USER = "user_alice"
-BACKENDS = ("cookie", "memory", "sqlite", "postgres", "mariadb")
+BACKENDS = ("cookie", "memory", "sqlite", "postgres", "mariadb", "redis")
 #: The backends that need a database server, and where it is.
-SERVERS = {"postgres": POSTGRES_URL, "mariadb": MARIADB_URL}
+SERVERS = {"postgres": POSTGRES_URL, "mariadb": MARIADB_URL, "redis": REDIS_URL}
 
 
 # --- statistics ----------------------------------------------------------------------------------------------
@@ -100,7 +101,17 @@ async def ainterleaved(
 
 
 def server_available(url: str) -> bool:
-    """Whether the database at ``url`` answers (PostgreSQL or MariaDB)."""
+    """Whether the database at ``url`` answers (PostgreSQL, MariaDB or Redis)."""
+    if url.startswith(("redis://", "rediss://")):
+        try:
+            import redis
+
+            client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+            client.ping()
+            client.close()
+        except Exception:
+            return False
+        return True
     try:
         import sqlalchemy
 
@@ -175,6 +186,8 @@ class Lab:
             return CookieSessionStore(cache_size=cache_size), lambda: None
         if name == "memory":
             return MemorySessionStore(), lambda: None
+        if name == "redis":
+            return self._redis_store(tag)
         from sqlalchemy import create_engine
         from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -212,6 +225,31 @@ class Lab:
                 for suffix in ("", "-wal", "-shm"):
                     with contextlib.suppress(OSError):
                         os.remove(path + suffix)
+
+        return store, cleanup
+
+    def _redis_store(self, tag: str) -> tuple[Any, Callable[[], None]]:
+        """A ``RedisSessionStore`` under a key prefix of its own; the cleanup deletes every key under it."""
+        import redis
+
+        from authkit_core.storage.redis import RedisSessionStore
+
+        prefix = f"{self.table}{tag}"
+        store = RedisSessionStore(REDIS_URL, key_prefix=prefix)
+
+        def cleanup() -> None:
+            store.close()
+            client = redis.Redis.from_url(REDIS_URL)
+            for pattern in (f"{{{prefix}:*", f"{prefix}:*"):
+                batch = []
+                for key in client.scan_iter(match=pattern, count=10_000):
+                    batch.append(key)
+                    if len(batch) >= 10_000:
+                        client.unlink(*batch)
+                        batch = []
+                if batch:
+                    client.unlink(*batch)
+            client.close()
 
         return store, cleanup
 

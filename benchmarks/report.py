@@ -96,7 +96,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         spread = entry["spread"]
         rows = [e["rows"] for e in entry["sizes"]]
         add(
-            f"SQL load latency flat within 1.5x ({backend}, {min(rows):,}..{max(rows):,} rows)",
+            f"store load latency flat within 1.5x ({backend}, {min(rows):,}..{max(rows):,} sessions)",
             f"{spread:.2f}x",
             spread <= 1.5,
         )
@@ -243,9 +243,9 @@ def markdown(results: dict[str, Any]) -> str:
     if scale:
         if scale.get("sql"):
             lines += [
-                "### Scale: SQL `store.load` latency against stored sessions (microseconds)",
+                "### Scale: server-side `store.load` latency against stored sessions (microseconds)",
                 "",
-                "| backend | rows | fill s | median | p95 | p99 |",
+                "| backend | sessions | fill s | median | p95 | p99 |",
                 "| --- | ---: | ---: | ---: | ---: | ---: |",
             ]
             for name, e in scale["sql"].items():
@@ -362,7 +362,7 @@ def chart(results: dict[str, Any], path: Path) -> bool:
     ax.set_xscale("log")
     ax.set_xlabel("stored sessions")
     ax.set_ylabel("store.load microseconds")
-    ax.set_title("SQL load latency vs table size")
+    ax.set_title("Store load latency vs stored sessions")
     if results.get("scale", {}).get("sql"):
         ax.legend()
     ax = axes[1][1]

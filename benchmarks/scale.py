@@ -1,10 +1,10 @@
-"""Scale: SQL load latency against the number of stored sessions, memory per cached session, cookie size.
+"""Scale: server-side store load latency against the number of stored sessions, memory per cached session, cookie size.
 
-* SQL: a table grows through the configured sizes (default 10^3, 10^5, 10^6 rows); filler rows are bulk-inserted
-  (PostgreSQL: ``COPY``; SQLite and MariaDB: the driver's ``executemany`` in large transactions) with random
-  payloads as large as a real row's, and at each size ``store.load(cookies)`` of real sessions (picked at random
-  among 100) is timed.
-  It should stay flat: a primary-key lookup, whatever the table size.
+* SQL and Redis: a table (or a key prefix) grows through the configured sizes (default 10^3, 10^5, 10^6 sessions);
+  filler sessions are bulk-inserted (PostgreSQL: ``COPY``; SQLite and MariaDB: the driver's ``executemany`` in large
+  transactions; Redis: pipelined ``HSET`` + ``PEXPIRE`` of hashes laid out as the store's) with random payloads as
+  large as a real one's, and at each size ``store.load(cookies)`` of real sessions (picked at random among 100) is
+  timed. It should stay flat: a primary-key (or key) lookup, whatever the number of sessions.
 * Memory (tracemalloc): bytes kept per signed-in session by the cookie backend's caches (unseal LRU, verified-token
   LRU and the engine's ``UserInfo`` memo, after one request each) and per ``MemorySessionStore`` entry.
 * Cookie size: the ``Set-Cookie`` bytes (and chunk count) of a sealed session against the number of permissions
@@ -86,13 +86,54 @@ def _insert(store: Any, kind: str, n: int, data_size: int) -> None:
         raw.invalidate()  # do not hand the tuned connection back to the pool
 
 
+def _fill_redis(store: Any, n: int, data_size: int) -> None:
+    """``n`` filler sessions under the store's key prefix, laid out as the store lays out its own (a hash with the
+    encrypted payload, its version and the user's index key, with a TTL), pipelined in chunks."""
+    import redis
+
+    from .common import REDIS_URL
+
+    client = redis.Redis.from_url(REDIS_URL)
+    ttl_ms = 400 * 86400 * 1000
+    try:
+        for start in range(0, n, 10_000):
+            pipe = client.pipeline(transaction=False)
+            for i in range(start, min(n, start + 10_000)):
+                key = store.session_key(os.urandom(32).hex())
+                index = store.user_index_key(f"user_filler_{i % 5000}")
+                pipe.hset(key, mapping={"d": os.urandom(data_size), "v": 1, "u": index})
+                pipe.pexpire(key, ttl_ms)
+            pipe.execute()
+    finally:
+        client.close()
+
+
+def _payload_size(store: Any, kind: str) -> int:
+    """The size of one real stored session's payload (bytes of the row's ``data``, or of the Redis hash's ``d``)."""
+    if kind == "redis":
+        import redis
+
+        from .common import REDIS_URL
+
+        client = redis.Redis.from_url(REDIS_URL)
+        try:
+            key = next(client.scan_iter(match=f"{{{store.key_prefix}:*}}:s", count=1000))
+            return len(client.hget(key, "d") or b"")
+        finally:
+            client.close()
+    from sqlalchemy import select
+
+    with store._engine.connect() as conn:
+        return len(conn.execute(select(store.table.c.data).limit(1)).scalar_one())
+
+
 def sql_load(lab: Lab, *, sizes: list[int], rounds: int, per_round: int) -> dict[str, Any]:
-    """Per SQL backend: one table per size, filled in bulk, then ``store.load`` timed on all of them interleaved
-    (microseconds), with the time each fill took."""
-    from sqlalchemy import select, text
+    """Per server-side backend (the SQL stores and Redis): one table (key prefix) per size, filled in bulk, then
+    ``store.load`` timed on all of them interleaved (microseconds), with the time each fill took."""
+    from sqlalchemy import text
 
     out: dict[str, Any] = {}
-    for kind in lab.backends(("sqlite", "postgres", "mariadb")):
+    for kind in lab.backends(("sqlite", "postgres", "mariadb", "redis")):
         cases = {}
         info: dict[int, dict[str, Any]] = {}
         backends = []
@@ -102,13 +143,15 @@ def sql_load(lab: Lab, *, sizes: list[int], rounds: int, per_round: int) -> dict
             kit, store = backend.kit, backend.kit.store
             real = min(REAL_SESSIONS, size)
             jars = [lab.sign_in(kit, lab.auth_response()) for _ in range(real)]
-            with store._engine.connect() as conn:
-                data_size = len(conn.execute(select(store.table.c.data).limit(1)).scalar_one())
+            data_size = _payload_size(store, kind)
             started = time.perf_counter()
-            _insert(store, kind, size - real, data_size)
-            with store._engine.connect() as conn:
-                analyze = {"postgres": 'VACUUM ANALYZE "{}"', "mariadb": "ANALYZE TABLE `{}`"}.get(kind, "ANALYZE")
-                conn.execute(text(analyze.format(store.table.name)))
+            if kind == "redis":
+                _fill_redis(store, size - real, data_size)
+            else:
+                _insert(store, kind, size - real, data_size)
+                with store._engine.connect() as conn:
+                    analyze = {"postgres": 'VACUUM ANALYZE "{}"', "mariadb": "ANALYZE TABLE `{}`"}.get(kind, "ANALYZE")
+                    conn.execute(text(analyze.format(store.table.name)))
             info[size] = {"rows": size, "row_bytes": data_size, "fill_seconds": time.perf_counter() - started}
             rng = random.Random(size)
 

@@ -50,7 +50,16 @@ def test_files_written(results: tuple[dict, Path]) -> None:
 
 def test_hot_path(results: tuple[dict, Path]) -> None:
     figures = results[0]["hot_path"]["figures"]
-    for name in ("engine.cookie", "engine.cookie.cold", "engine.memory", "engine.sqlite", "floor.pipeline"):
+    for name in (
+        "engine.cookie",
+        "engine.cookie.cold",
+        "engine.memory",
+        "engine.sqlite",
+        "engine.redis",
+        "asgi.redis",
+        "wsgi.redis",
+        "floor.pipeline",
+    ):
         _stats(figures[name])
     _stats(figures["asgi.bare"])
     for name, entry in figures.items():
@@ -60,7 +69,7 @@ def test_hot_path(results: tuple[dict, Path]) -> None:
 
 def test_refresh_latency(results: tuple[dict, Path]) -> None:
     refresh = results[0]["refresh"]
-    assert {"cookie", "memory", "sqlite"} <= set(refresh)
+    assert {"cookie", "memory", "sqlite", "redis"} <= set(refresh)
     for entry in refresh.values():
         _stats(entry["total"])
         _stats(entry["bare_grant"])
@@ -71,6 +80,7 @@ def test_refresh_latency(results: tuple[dict, Path]) -> None:
 def test_storm_one_grant_no_failure(results: tuple[dict, Path]) -> None:
     storms = results[0]["storm"]
     assert storms
+    assert {"redis"} <= {storm["backend"] for storm in storms}
     for storm in storms:
         assert storm["grants"] == 1, storm
         assert storm["failures"] == 0, storm
@@ -84,7 +94,7 @@ def test_throughput_and_scale(results: tuple[dict, Path]) -> None:
             assert entry["bare"]["requests"] > 0 and entry["authkit"]["requests"] > 0, name
             assert entry["bare"]["errors"] == 0 and entry["authkit"]["errors"] == 0, name
     sql = data["scale"]["sql"]
-    assert "sqlite" in sql
+    assert {"sqlite", "redis"} <= set(sql)
     for entry in sql.values():
         assert len(entry["sizes"]) == 2
         for size in entry["sizes"]:
