@@ -152,3 +152,32 @@ def test_concurrent_acquire_from_4_processes_has_one_winner(store: RedisSessionS
         p.join(30)
         assert p.exitcode == 0
     assert sorted(outcomes) == [False, False, False, True]
+
+
+@pytest.mark.parametrize("face", ["sync", "asyncio"])
+def test_a_refresh_save_after_the_server_lost_its_scripts(
+    store: RedisSessionStore, raw: redis.Redis, face: str
+) -> None:
+    """The save of a refresh pipelines EVALSHA with the index upkeep, without asking first whether Redis knows the
+    script: after a restart or failover (here SCRIPT FLUSH) it answers NOSCRIPT, and the save runs again on its
+    own, loading the script. The session is saved once (version 2) and stays in its user's index."""
+    import anyio
+
+    loaded, cookies = store.create(make_session("user_noscript"))
+    raw.script_flush()
+    newer = make_session("user_noscript")
+    if face == "sync":
+        saved, _ = store.update(loaded, newer)
+    else:
+
+        async def save() -> Any:
+            result = await store.aupdate(loaded, newer)
+            await store.aclose()
+            return result
+
+        saved, _ = anyio.run(save)
+    assert saved.version == 2
+    assert raw.hget(store.session_key(loaded.key), "v") == b"2"
+    assert raw.zscore(store.user_index_key("user_noscript"), loaded.key) is not None
+    again = store.load(jar(cookies)).loaded
+    assert again is not None and again.version == 2

@@ -84,6 +84,10 @@ class _Client:
         self.create = client.register_script(CREATE)
         self.release = client.register_script(RELEASE)
         self.delete = client.register_script(DELETE)
+        #: A standalone (or Sentinel) client sends a script and other commands in one pipeline; a Cluster client
+        #: runs them one by one (its keys may be on different nodes).
+        self.pipelines_scripts = "cluster" not in type(client).__module__
+        self.is_async = _is_async_client(client)
 
 
 #: One step of an operation: a command run on a client; its result (awaited on an asyncio client) is sent back.
@@ -102,6 +106,47 @@ def _pipeline(calls: list[tuple[str, tuple[Any, ...]]]) -> _Op:
         return pipe.execute()
 
     return run
+
+
+def _save_and_index(keys: list[str], args: list[Any], index_calls: list[tuple[str, tuple[Any, ...]]]) -> _Op:
+    """The UPDATE script and the user index's upkeep in one round trip where the client can pipeline a script
+    (answers ``[version, ...]``); on a Cluster client only the script (answers ``version``), the index comes next.
+
+    The pipeline sends ``EVALSHA`` without asking first whether the server knows the script (redis-py's pipeline
+    would spend a round trip on ``SCRIPT EXISTS``); a server that lost it (a restart, a failover) answers
+    ``NOSCRIPT``, and the script then runs on its own (loading it), the index upkeep being idempotent."""
+
+    def queued(c: _Client) -> Any:
+        pipe = c.client.pipeline(transaction=False)
+        pipe.evalsha(c.update.sha, len(keys), *keys, *args)
+        for name, call_args in index_calls:
+            getattr(pipe, name)(*call_args)
+        return pipe
+
+    def run(c: _Client) -> Any:
+        if not c.pipelines_scripts:
+            return c.update(keys, args)
+        if c.is_async:
+            return _arun_saved(c, queued(c), keys, args)
+        try:
+            return queued(c).execute()
+        except _noscript():
+            return [c.update(keys, args)]
+
+    return run
+
+
+async def _arun_saved(c: _Client, pipe: Any, keys: list[str], args: list[Any]) -> Any:
+    try:
+        return await pipe.execute()
+    except _noscript():
+        return [await c.update(keys, args)]
+
+
+def _noscript() -> type[BaseException]:
+    from redis.exceptions import NoScriptError
+
+    return NoScriptError
 
 
 def _is_async_client(value: object) -> bool:
@@ -292,17 +337,19 @@ class RedisSessionStore:
     def _payload(self, handle: str, record_id: str, session: Session) -> str:
         return base64.b64encode(encrypt_session(handle, record_id, session)).decode()
 
-    def _index(self, index: str, record_id: str) -> _Op:
+    def _index_calls(self, index: str, record_id: str) -> list[tuple[str, tuple[Any, ...]]]:
         """Add a session to its user's index, drop expired members, and keep the index as long as its newest."""
         now_ms = int(time.time() * 1000)
         ttl = self._ttl_ms()
-        return _pipeline(
-            [
-                ("zadd", (index, {record_id: now_ms + ttl})),
-                ("zremrangebyscore", (index, "-inf", now_ms)),
-                ("pexpire", (index, ttl)),
-            ]
-        )
+        return [
+            ("zadd", (index, {record_id: now_ms + ttl})),
+            ("zremrangebyscore", (index, "-inf", now_ms)),
+            ("pexpire", (index, ttl)),
+        ]
+
+    def _index(self, index: str, record_id: str) -> _Op:
+        """:meth:`_index_calls` in one round trip."""
+        return _pipeline(self._index_calls(index, record_id))
 
     def _read(self, record_id: str, handle: str) -> _Plan[LoadedSession | str]:
         """Read and decrypt a session: the session, or why not (``not_found``, ``undecryptable``)."""
@@ -348,10 +395,15 @@ class RedisSessionStore:
         index = self.user_index_key(session.user.id)
         keys = [self.session_key(record_id), self._lease_key(record_id)]
         args = [self._payload(handle, record_id, session), index, self._ttl_ms()]
-        version = yield lambda c: c.update(keys, args)
+        index_calls = self._index_calls(index, record_id)
+        answer = yield _save_and_index(keys, args, index_calls)
+        version = answer[0] if isinstance(answer, list) else answer
         if not version:  # gone: signed out, revoked or expired meanwhile. Never resurrect it.
+            if isinstance(answer, list):  # the index upkeep went with the script: take the gone session out
+                yield lambda c: c.client.zrem(index, record_id)
             raise SessionError("the session ended while it was being refreshed", code="session_not_found")
-        yield self._index(index, record_id)
+        if not isinstance(answer, list):
+            yield self._index(index, record_id)
         return LoadedSession(session, key=record_id, ref=handle, version=int(version)), [self._cookie(handle)]
 
     def _delete(self, loaded: LoadedSession | None, cookies: Mapping[str, str]) -> _Plan[list[SetCookie]]:
