@@ -29,7 +29,8 @@ from authkit_core.engine import AuthKit, AuthResult
 from authkit_core.models import AuthenticationResponse, NoUserInfo
 from authkit_core.storage.base import LoadedSession
 from authkit_core.storage.handles import open_handle, seal_handle
-from authkit_core.storage.sql import SQLSessionStore, _Driver
+from authkit_core.storage.sql import SQLSessionStore
+from authkit_core.storage.sql_exec import _Driver
 from conftest import require_mariadb, require_postgres
 
 from .test_sql_store import CONFIG, jar, make_session
