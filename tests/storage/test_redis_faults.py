@@ -9,7 +9,9 @@ policy says and deletes nothing), and the store must work again, with its sessio
 - paused (SIGSTOP) past the store's timeout: an outage within about the timeout, then business as usual;
 - ``maxmemory`` reached (``noeviction``): writes fail as transient, reads go on, nothing is lost;
 - read-only (a replica, as after a failover): writes fail as transient, the session is kept;
-- a replica promoted mid-storm after its primary was killed: no session lost; the store works on it.
+- a replica promoted mid-storm after its primary was killed: no session lost; the store works on it;
+- a real Sentinel failing over: the store built on ``Sentinel.master_for`` rides it out (outages, then the new
+  master with every session).
 """
 
 from __future__ import annotations
@@ -349,5 +351,73 @@ def test_a_replica_promoted_mid_storm(tmp_path: Path) -> None:
         promoted.close()
         store.close()
     finally:
+        primary.kill()
+        replica.kill()
+
+
+def test_sentinel_failover_through_redis_py(tmp_path: Path) -> None:
+    """A real Sentinel (``redis-server --sentinel``) watching a primary and its replica; the store is built on
+    ``Sentinel.master_for``, as docs/storage-redis.md shows. The primary is SIGKILLed: while no master is known the
+    store's calls are transient outages, and once the Sentinel has promoted the replica the same store finds the new
+    master by itself, with every session (replicated before the kill) and working leases and saves."""
+    from redis.sentinel import Sentinel
+
+    require_service("redis-server", shutil.which("redis-server") is not None, "install Redis (redis-server on PATH)")
+    dirs = [tmp_path / name for name in ("primary", "replica", "sentinel")]
+    for d in dirs:
+        d.mkdir()
+    primary = Server(dirs[0], "--appendonly", "no")
+    primary.start()
+    replica = Server(dirs[1], "--appendonly", "no", "--replicaof", "127.0.0.1", str(primary.port))
+    sentinel_port = _free_port()
+    conf = dirs[2] / "sentinel.conf"
+    conf.write_text(
+        f"port {sentinel_port}\nbind 127.0.0.1\ndir {dirs[2]}\n"
+        f"sentinel monitor sessions 127.0.0.1 {primary.port} 1\n"
+        "sentinel down-after-milliseconds sessions 500\n"
+        "sentinel failover-timeout sessions 2000\n"
+    )
+    exe = shutil.which("redis-server")
+    assert exe is not None
+    sentinel_proc = subprocess.Popen(
+        [exe, str(conf), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        replica.start()
+        sentinel = Sentinel([("127.0.0.1", sentinel_port)], socket_timeout=0.5)
+        deadline = time.monotonic() + 15
+        while True:  # the Sentinel knows the master and its replica
+            try:
+                if sentinel.discover_master("sessions")[1] == primary.port and sentinel.discover_slaves("sessions"):
+                    break
+            except redis.exceptions.RedisError:
+                pass
+            assert time.monotonic() < deadline, "the Sentinel did not see the primary and its replica"
+            time.sleep(0.1)
+        store = RedisSessionStore(sentinel.master_for("sessions", socket_timeout=0.5), key_prefix="sentinel")
+        store.bind(CONFIG)
+        browsers = _sign_in(store, 20)
+        assert primary.admin().wait(1, 5000) == 1
+        primary.kill()
+        outages = 0
+        deadline = time.monotonic() + 30
+        while True:  # until the Sentinel has promoted the replica, calls are outages, never other errors
+            try:
+                loaded = store.load(browsers[0]).loaded
+                break
+            except SessionUnavailableError:
+                outages += 1
+                assert time.monotonic() < deadline, "no failover within 30 s"
+                time.sleep(0.1)
+        assert sentinel.discover_master("sessions")[1] == replica.port
+        assert outages > 0  # the store met the failover
+        assert _alive(store, browsers) == 20
+        assert loaded is not None and store.acquire_lease(loaded, "after", 5)
+        store.update(loaded, make_session(loaded.session.user.id), "after")
+        assert store.load(browsers[0]).loaded is not None
+        store.close()
+    finally:
+        sentinel_proc.kill()
+        sentinel_proc.wait(10)
         primary.kill()
         replica.kill()
