@@ -8,6 +8,9 @@ import functools
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, ParamSpec, TypeVar, Unpack
 
+from authkit_core.bearer import bearer_token
+from authkit_core.engine import AuthResult
+from authkit_core.errors import AuthKitError, TokenError
 from authkit_core.flow import Flow, run_async, run_sync
 from authkit_core.models import AuthenticationResponse, NoUserInfo, UserInfo
 
@@ -16,6 +19,7 @@ from ._effects import Call, engine_call
 from ._types import SignInUrlOptions
 
 API_NAMES = [
+    "authenticate_bearer",
     "check_recent_auth",
     "get_sign_in_url",
     "get_sign_up_url",
@@ -134,6 +138,26 @@ def validate_api_key(*, request: object = None) -> Flow[dict[str, Any] | None]:
     core = ctx.core
     result: dict[str, Any] | None = yield Call(core.validate_api_key_sync, core.validate_api_key_async, (value,))
     return result
+
+
+def authenticate_bearer(*, request: object = None) -> Flow[UserInfo | NoUserInfo]:
+    """For a route that accepts bearer tokens when the middleware does not (``accept_bearer``): when the request
+    carries ``Authorization: Bearer <WorkOS access token>``, authenticate it by that token (the header wins over
+    the cookie, as under ``accept_bearer``) and return its user; without the header, the session's user as
+    :func:`with_auth` gives it. A refused token raises :class:`~authkit_core.errors.TokenError` after recording
+    the 401 with ``WWW-Authenticate: Bearer error="invalid_token"`` that replaces the response (503 when the JWKS
+    cannot be fetched). The framework helpers call it for their per-route bearer option."""
+    ctx = current_context(request)
+    token = None if ctx.auth.bearer else bearer_token(ctx.info.headers.get("authorization"))
+    if token is None:
+        return ctx.with_auth()
+    result: AuthResult = yield engine_call(ctx.kit, "verify_bearer", token)
+    ctx.adopt(result)
+    if not isinstance(result.user_info, UserInfo):
+        ctx.bearer_refusal()
+        error = result.error
+        raise error if isinstance(error, AuthKitError) else TokenError("bearer token refused")
+    return result.user_info
 
 
 def blocking(fn: Callable[P, Flow[T]]) -> Callable[P, T]:

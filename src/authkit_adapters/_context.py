@@ -16,11 +16,13 @@ from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, Unpack, cast
 
+from authkit_core.bearer import BEARER_CHALLENGE
 from authkit_core.cookies import SetCookie
 from authkit_core.engine import AuthKit, AuthResult
 from authkit_core.errors import (
     AuthenticationError,
     AuthKitError,
+    BearerRequestError,
     SignInRequiredError,
     SignInUnavailableError,
     TokenRefreshError,
@@ -171,9 +173,39 @@ class RequestContext:
         return not self.websocket and is_navigation(self.info.headers)
 
     def refuse_signed_out(self) -> None:
-        """Record the 401 a signed-out request that is not a page navigation gets."""
-        self.refuse(401, "sign_in_required", "Sign-in required.")
+        """Record the 401 a signed-out request that is not a page navigation gets (with a Bearer challenge when the
+        middleware accepts bearer tokens)."""
+        challenge = [("WWW-Authenticate", BEARER_CHALLENGE)] if self.core.accept_bearer else []
+        self.refuse(401, "sign_in_required", "Sign-in required.", challenge)
         self.core.log("sign-in required on %s %s: 401 (not a page navigation)", self.info.method, self.info.path)
+
+    def adopt(self, bearer: AuthResult) -> None:
+        """Make a bearer token's result (:meth:`AuthKit.verify_bearer`) this request's authentication, for a route
+        that accepts bearer tokens when the middleware does not: the header wins over the cookie. Cookies the
+        session's authentication already has to write (a refresh that happened) are kept, so no rotated refresh
+        token is lost."""
+        self.used = True
+        bearer.add_cookies(self.auth.cookies)
+        self.auth = bearer
+
+    def bearer_refusal(self) -> Response:
+        """Record and return the answer to a bearer token that did not authenticate: 401 with
+        ``WWW-Authenticate: Bearer error="invalid_token"`` (RFC 6750) and a JSON body naming the reason, or 503 when
+        the JWKS could not be fetched (a transient error)."""
+        from ._unavailable import unavailable_response
+
+        self.used = True
+        error = self.auth.error
+        if error is not None and error.is_transient:
+            self.refusal = unavailable_response(self.info, error, self.auth.retry_after)
+        else:
+            code = self.auth.reason or "invalid_token"
+            challenge = [("WWW-Authenticate", f'Bearer error="invalid_token", error_description="{code}"')]
+            self.refuse(401, "invalid_token", f"The bearer token was refused ({code}).", challenge)
+        self.core.log("bearer token refused on %s %s", self.info.method, self.info.path)
+        response = self.pending_response()
+        assert response is not None
+        return response
 
     def unavailable_response(self) -> Response | None:
         """When the request is signed out only because its session could not be refreshed or verified now (a
@@ -260,8 +292,14 @@ class RequestContext:
 
     def before_refresh(self, ensure_signed_in: bool) -> NoUserInfo | None:
         """Before an explicit refresh: ``NoUserInfo`` when there is no session to refresh (or a sign-in redirect
-        with ``ensure_signed_in``); ``None`` when the refresh should go ahead."""
+        with ``ensure_signed_in``); ``None`` when the refresh should go ahead. A request authenticated by a bearer
+        token raises :class:`BearerRequestError`: it has no session to refresh."""
         self.used = True
+        if self.auth.bearer:
+            raise BearerRequestError(
+                "this request is authenticated by a bearer token: there is no session to refresh or switch "
+                "(the token's holder refreshes it where it got it)"
+            )
         if self.auth.loaded is None:
             if ensure_signed_in:
                 self.require_sign_in()

@@ -15,6 +15,7 @@ from __future__ import annotations
 from ._api import (
     API_NAMES,
     as_coroutine,
+    authenticate_bearer,
     awaiting,
     blocking,
     check_recent_auth,
@@ -44,6 +45,7 @@ from ._types import (
 )
 
 __all__ = [
+    "authenticate_bearer",
     "check_recent_auth",
     "get_sign_in_url",
     "get_sign_up_url",

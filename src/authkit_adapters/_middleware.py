@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from authkit_core.bearer import bearer_token
 from authkit_core.cookies import expiries_for_every_scope
 from authkit_core.engine import AuthKit, AuthResult
 from authkit_core.errors import (
@@ -115,6 +116,13 @@ class MiddlewareCore:
     - ``csrf_protect_sign_out``: ``sign_out()`` refuses (403, session kept) a request that another site made:
       ``Sec-Fetch-Site`` other than ``same-origin``/``none``, else an ``Origin`` that is not this host's or the
       redirect URI's, else (no such header: an old browser or a script) a GET or HEAD. See :meth:`is_cross_site`.
+    - ``accept_bearer``: a request with ``Authorization: Bearer <WorkOS access token>`` is authenticated by that
+      token (verified against the cached JWKS; see :mod:`authkit_core.bearer`) instead of the session cookie,
+      which is then neither read nor refreshed nor written. A token that fails verification answers 401 with
+      ``WWW-Authenticate: Bearer error="invalid_token"`` (RFC 6750) on every path, never a redirect; the JWKS
+      unreachable answers 503. ``refresh_session()`` and ``switch_to_organization()`` raise
+      :class:`~authkit_core.errors.BearerRequestError` on such a request. A signed-out request that is not a page
+      navigation gets its 401 with ``WWW-Authenticate: Bearer realm="api"``. See ``docs/api-auth.md``.
     """
 
     def __init__(
@@ -130,6 +138,7 @@ class MiddlewareCore:
         on_success: SuccessHook | None = None,
         sign_in_options: SignInOptions | None = None,
         csrf_protect_sign_out: bool = False,
+        accept_bearer: bool = False,
     ) -> None:
         self.authkit = authkit if authkit is not None else AuthKit()
         self.middleware_auth = middleware_auth
@@ -144,6 +153,7 @@ class MiddlewareCore:
         #: Defaults of every sign-in URL this middleware builds (its own redirects and ``get_sign_in_url``).
         self.sign_in_options: dict[str, object] = _checked_sign_in_options(sign_in_options)
         self.csrf_protect_sign_out = csrf_protect_sign_out
+        self.accept_bearer = accept_bearer
         #: The path the sign-in callback is served at.
         self.callback_path = urlsplit(redirect_uri or self.authkit.config.redirect_uri).path or "/"
         self._redirect_origin = normalize_origin(redirect_uri or self.authkit.config.redirect_uri)
@@ -226,6 +236,8 @@ class MiddlewareCore:
         :class:`RequestInfo` if something asks for it); ``None`` when :meth:`begin` must run."""
         if path == self.callback_path and not websocket:
             return None
+        if self.accept_bearer and "authorization" in info().headers:  # the header wins over the cookie
+            return None
         auth = self.authkit.peek(cookies)
         if auth is None:
             return None
@@ -244,6 +256,11 @@ class MiddlewareCore:
         that builds it when needed): its context, and the response the middleware sends itself (the callback's, or
         a sign-in redirect when ``middleware_auth`` requires a session) or ``None`` to call the app."""
         ctx = RequestContext(self, info, websocket=websocket, cookies=cookies)
+        if self.accept_bearer:
+            token = bearer_token(ctx.info.headers.get("authorization"))
+            if token is not None:  # the header wins: the cookie is neither read nor refreshed nor written
+                ctx.auth = yield engine_call(self.authkit, "verify_bearer", token)
+                return ctx, None if _is_signed_in(ctx.auth) else ctx.bearer_refusal()
         ambiguous = self.authkit.ambiguous_cookie_names(cookies)
         if ambiguous and not websocket:  # expire every copy, whatever scope it was planted or left in
             config = self.authkit.config

@@ -175,3 +175,4 @@ class AuthKitOptions(TypedDict, total=False):
     on_success: SuccessHook | None
     sign_in_options: SignInOptions | None
     csrf_protect_sign_out: bool
+    accept_bearer: bool

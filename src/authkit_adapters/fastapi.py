@@ -6,8 +6,10 @@ ready-made router.
   :mod:`authkit_adapters.starlette` (a sign-in redirect for a browser, else 401; 403 for a missing permission or
   role), and each declares the session cookie as an OpenAPI security scheme (``APIKeyCookie``, scheme
   ``AuthKitSession``), so ``/docs`` marks the routes that need sign-in and its Authorize button takes a session.
-- :class:`AuthKitSecurity`: the same dependencies for another cookie name (``WORKOS_COOKIE_NAME``) or with the
-  ``Authorization: Bearer`` scheme also declared (for routes that call ``validate_api_key``).
+- :class:`AuthKitSecurity`: the same dependencies for another cookie name (``WORKOS_COOKIE_NAME``), with the
+  ``Authorization: Bearer`` scheme also declared (``bearer=True``, for routes that call ``validate_api_key``), or
+  accepting WorkOS access tokens as bearer tokens on its routes (``accept_bearer=True``: the per-route form of the
+  middleware's ``accept_bearer``; the scheme ``AuthKitAccessToken`` is declared and the token verified).
 - :func:`authkit_router`: ``app.include_router(authkit_router())`` adds ``GET /auth/sign-in``,
   ``GET /auth/sign-up`` and ``POST /auth/sign-out`` (see :mod:`authkit_adapters._routes`).
 
@@ -51,13 +53,21 @@ class AuthKitSecurity:
     """FastAPI dependencies declaring the session as OpenAPI security.
 
     ``cookie_name`` is the session cookie's name (the configuration's ``cookie_name``); ``bearer`` also declares
-    ``Authorization: Bearer`` (scheme ``AuthKitBearer``), either being enough; ``scheme_name`` names the cookie's
-    scheme in OpenAPI (two instances in one app need different names). The module-level
-    :func:`require_user` ... are those of ``AuthKitSecurity()``.
+    ``Authorization: Bearer`` (scheme ``AuthKitBearer``), either being enough; ``accept_bearer`` declares it (scheme
+    ``AuthKitAccessToken``) and authenticates a request that carries a WorkOS access token by that token
+    (:func:`authkit_adapters.asgi.authenticate_bearer`: a refused token is 401 with
+    ``WWW-Authenticate: Bearer error="invalid_token"``), for routes of an app whose middleware does not set
+    ``accept_bearer`` itself; ``scheme_name`` names the cookie's scheme in OpenAPI (two instances in one app need
+    different names). The module-level :func:`require_user` ... are those of ``AuthKitSecurity()``.
     """
 
     def __init__(
-        self, cookie_name: str = DEFAULT_COOKIE_NAME, *, bearer: bool = False, scheme_name: str = "AuthKitSession"
+        self,
+        cookie_name: str = DEFAULT_COOKIE_NAME,
+        *,
+        bearer: bool = False,
+        accept_bearer: bool = False,
+        scheme_name: str = "AuthKitSession",
     ) -> None:
         self.cookie = APIKeyCookie(
             name=cookie_name,
@@ -65,8 +75,11 @@ class AuthKitSecurity:
             description="The AuthKit session cookie, set when signing in.",
             auto_error=False,
         )
+        self.accept_bearer = accept_bearer
         self.bearer = (
-            HTTPBearer(scheme_name="AuthKitBearer", description="A WorkOS API key.", auto_error=False)
+            HTTPBearer(scheme_name="AuthKitAccessToken", description="A WorkOS access token.", auto_error=False)
+            if accept_bearer
+            else HTTPBearer(scheme_name="AuthKitBearer", description="A WorkOS API key.", auto_error=False)
             if bearer
             else None
         )
@@ -93,24 +106,31 @@ class AuthKitSecurity:
             return dependency
 
         bearer_scheme = Security(bearer)
+        accept = self.accept_bearer
 
         async def with_bearer(
             request: Request,
             _session: str | None = Security(cookie),
             _bearer: HTTPAuthorizationCredentials | None = bearer_scheme,
         ) -> UserInfo:
+            if accept:
+                await _authenticate_bearer(request=request)
             return _checked(authorize(request, permissions=permissions, roles=roles))
 
         return with_bearer
 
     def _optional(self) -> Callable[..., Coroutine[Any, Any, UserInfo | NoUserInfo]]:
-        cookie = self.cookie
+        cookie, accept = self.cookie, self.accept_bearer
 
         async def dependency(request: Request, _session: str | None = Security(cookie)) -> UserInfo | NoUserInfo:
+            if accept:
+                return await _authenticate_bearer(request=request)
             return _core.with_auth(request=request)
 
         return dependency
 
+
+_authenticate_bearer = _core.awaiting(_core.authenticate_bearer)
 
 _default = AuthKitSecurity()
 

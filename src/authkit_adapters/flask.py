@@ -11,6 +11,9 @@
   permission or role ``abort(403)`` (the rule of :mod:`authkit_adapters._access`), so the app's error handlers
   shape those pages. Like Flask-Login's, :func:`login_required` lets ``OPTIONS`` requests through and does nothing
   when ``app.config["LOGIN_DISABLED"]`` is true (for tests).
+- :func:`accept_bearer`: a view decorator that authenticates a request carrying ``Authorization: Bearer <WorkOS
+  access token>`` by that token (the per-route form of the middleware's ``accept_bearer``; a refused token is 401
+  with ``WWW-Authenticate: Bearer error="invalid_token"``). Put it above :func:`login_required` and friends.
 - :func:`authkit_blueprint`: ``app.register_blueprint(authkit_blueprint())`` adds ``GET /auth/sign-in``,
   ``GET /auth/sign-up`` and ``POST /auth/sign-out`` (see :mod:`authkit_adapters._routes`).
 
@@ -37,6 +40,7 @@ from .wsgi import AuthKitWSGIMiddleware
 
 __all__ = [
     "FlaskAuthKit",
+    "accept_bearer",
     "authkit_blueprint",
     "current_user",
     "login_required",
@@ -116,3 +120,17 @@ def permission_required(*permissions: str) -> Callable[[V], V]:
 def role_required(*roles: str) -> Callable[[V], V]:
     """Like :func:`login_required`, and answer 403 unless the user has one of ``roles``."""
     return _guarded(roles=roles)
+
+
+def accept_bearer(view: V) -> V:
+    """Authenticate a request that carries a WorkOS access token as ``Authorization: Bearer`` by that token before
+    ``view`` (and the decorators below this one) run: ``current_user`` is then the token's user. A refused token
+    answers 401 with ``WWW-Authenticate: Bearer error="invalid_token"`` (RFC 6750). See
+    :func:`authkit_adapters.wsgi.authenticate_bearer`."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        _core.blocking(_core.authenticate_bearer)()
+        return view(*args, **kwargs)
+
+    return cast(V, wrapped)

@@ -156,3 +156,4 @@ get_token_claims = _core.get_token_claims
 check_recent_auth = _core.check_recent_auth
 save_session = _core.blocking(_core.save_session)
 validate_api_key = _core.blocking(_core.validate_api_key)
+authenticate_bearer = _core.blocking(_core.authenticate_bearer)

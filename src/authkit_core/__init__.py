@@ -7,6 +7,7 @@ from .engine import AuthKit, AuthResult
 from .errors import (
     AuthenticationError,
     AuthKitError,
+    BearerRequestError,
     ConfigurationError,
     InvalidResponseError,
     OAuthError,
@@ -31,6 +32,7 @@ __all__ = [
     "AuthenticationError",
     "AuthResult",
     "AuthenticationResponse",
+    "BearerRequestError",
     "CircuitBreaker",
     "ConfigurationError",
     "Impersonator",

@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .bearer import user_info_from_claims
 from .breaker import CircuitBreaker
 from .config import AuthKitConfig
 from .cookies import SetCookie, expired_cookie
@@ -97,6 +98,9 @@ class AuthResult:
     #: After a transient refresh failure (or one held back by the circuit breaker): in how many seconds the session
     #: may be refreshed again, when the breaker knows.
     retry_after: int | None = None
+    #: Whether the request was authenticated by an ``Authorization: Bearer`` access token
+    #: (:meth:`AuthKit.verify_bearer`) rather than a session: there is no session to refresh, switch or sign out.
+    bearer: bool = False
 
     @property
     def session(self) -> Session | None:
@@ -410,6 +414,17 @@ class AuthKit:
         """Async :meth:`exchange_code`."""
         return await run_async(self._exchange_code_flow(code, code_verifier, cookies, client_info), self._aio())
 
+    def verify_bearer(self, token: str) -> AuthResult:
+        """Authenticate an ``Authorization: Bearer`` access token (see :mod:`authkit_core.bearer`): signed in with the
+        token's :class:`UserInfo`, or signed out with ``reason`` (and ``error``) saying why: a token that fails
+        verification (``token_expired``, ``invalid_signature``, ``invalid_audience`` ...), or the JWKS unreachable
+        (a transient ``error``). Never refreshed, no cookie; ``AuthResult.bearer`` is set."""
+        return run_sync(self._bearer_flow(token), self._sio())
+
+    async def verify_bearer_async(self, token: str) -> AuthResult:
+        """Async :meth:`verify_bearer`."""
+        return await run_async(self._bearer_flow(token), self._aio())
+
     def validate_api_key(self, value: str) -> dict[str, Any] | None:
         """Ask WorkOS whether ``value`` is a live API key: its ``api_key`` object, or ``None`` when it is not.
 
@@ -694,6 +709,22 @@ class AuthKit:
         except SessionError:
             return None
         return current
+
+    def _bearer_flow(self, token: str) -> Flow[AuthResult]:
+        try:
+            if not token:
+                raise TokenError("the Authorization header holds no bearer token", code="invalid_token")
+            claims = yield _Verify(token)
+            info = user_info_from_claims(self.config, token, claims)
+        except TokenError as exc:
+            logger.info("authkit: bearer token rejected: %s", exc.code)
+            return AuthResult(_SIGNED_OUT, error=exc, reason=exc.code, bearer=True)
+        except AuthKitError as exc:  # JWKS unreachable and no usable keys
+            if not exc.is_transient:
+                raise
+            logger.warning("authkit: cannot verify the bearer token now: %s", exc.code)
+            return AuthResult(_SIGNED_OUT, error=exc, bearer=True)
+        return AuthResult(info, bearer=True)
 
     def _validate_api_key_flow(self, value: str) -> Flow[dict[str, Any] | None]:
         breaker = self.breaker

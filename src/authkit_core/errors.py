@@ -94,6 +94,14 @@ class TokenError(AuthKitError):
     code = "invalid_token"
 
 
+class BearerRequestError(AuthKitError):
+    """Raised by ``refresh_session()`` and ``switch_to_organization()`` (and anything else that needs a stored
+    session) on a request authenticated by an ``Authorization: Bearer`` access token: such a request has no session
+    to refresh or move (the token's holder refreshes it where it got it)."""
+
+    code = "bearer_request"
+
+
 class SessionError(AuthKitError):
     """The session could not be loaded or stored (storage failure, oversized cookie, ...)."""
 

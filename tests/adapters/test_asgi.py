@@ -30,8 +30,9 @@ from authkit_adapters import NoRequestContextError
 from authkit_adapters import asgi as authkit
 from authkit_adapters import wsgi as authkit_sync
 from authkit_core.engine import AuthKit
-from authkit_core.errors import TokenRefreshError
+from authkit_core.errors import BearerRequestError, TokenRefreshError
 
+from .bearer_scenarios import BearerScenarios
 from .conftest import (
     ALICE,
     SENSITIVE_MAX_AGE,
@@ -48,7 +49,9 @@ from .conftest import (
 def user_json(info: Any) -> dict[str, Any]:
     return {
         "email": info.user.email if info.user else None,
+        "id": info.user.id if info.user else None,
         "org": info.organization_id,
+        "permissions": list(info.permissions or ()),
         "sid": info.session_id,
         "role": info.role,
     }
@@ -76,7 +79,7 @@ async def refresh(request: Request) -> Response:
         info = await authkit.refresh_session(
             request.query_params.get("org"), ensure_signed_in=bool(request.query_params.get("ensure"))
         )
-    except TokenRefreshError as exc:
+    except (TokenRefreshError, BearerRequestError) as exc:
         return JSONResponse({"error": exc.code}, status_code=409)
     return JSONResponse(user_json(info))
 
@@ -260,7 +263,7 @@ def site(server: tuple[Switch, str, AuthKit], workos_emulator: Any) -> Site:
     return Site(server, workos_emulator, authkit.AuthKitMiddleware, app)
 
 
-class TestStarlette(Scenarios):
+class TestStarlette(Scenarios, BearerScenarios):
     """The shared scenarios, under asyncio (uvicorn) and trio (hypercorn)."""
 
     def test_sync_endpoint_uses_the_blocking_functions(self, site: Site) -> None:

@@ -16,8 +16,9 @@ from flask import Flask, Response, jsonify, redirect, request
 from authkit_adapters import NoRequestContextError
 from authkit_adapters import wsgi as authkit
 from authkit_core.engine import AuthKit
-from authkit_core.errors import TokenRefreshError
+from authkit_core.errors import BearerRequestError, TokenRefreshError
 
+from .bearer_scenarios import BearerScenarios
 from .conftest import (
     ALICE,
     SENSITIVE_MAX_AGE,
@@ -34,7 +35,9 @@ from .conftest import (
 def user_json(info: Any) -> dict[str, Any]:
     return {
         "email": info.user.email if info.user else None,
+        "id": info.user.id if info.user else None,
         "org": info.organization_id,
+        "permissions": list(info.permissions or ()),
         "sid": info.session_id,
         "role": info.role,
     }
@@ -62,7 +65,7 @@ def protected_explicit() -> Any:
 def refresh() -> Any:
     try:
         info = authkit.refresh_session(request.args.get("org"), ensure_signed_in=bool(request.args.get("ensure")))
-    except TokenRefreshError as exc:
+    except (TokenRefreshError, BearerRequestError) as exc:
         return jsonify({"error": exc.code}), 409
     return jsonify(user_json(info))
 
@@ -186,7 +189,7 @@ def site(server: tuple[Switch, str, AuthKit], workos_emulator: Any) -> Site:
     return Site(server, workos_emulator, authkit.AuthKitWSGIMiddleware, app)
 
 
-class TestFlask(Scenarios):
+class TestFlask(Scenarios, BearerScenarios):
     """The shared scenarios, through Flask on wsgiref."""
 
     def test_streamed_body_sees_the_request(self, site: Site) -> None:

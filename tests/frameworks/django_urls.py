@@ -13,6 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from authkit_adapters.django import accept_bearer
+from authkit_adapters.django import login_required as authkit_login_required
 from authkit_adapters.django.drf import AuthKitAuthentication, HasWorkOSPermissions, HasWorkOSRoles
 from authkit_adapters.django.views import sign_in
 
@@ -77,6 +79,19 @@ def legacy_auth(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"email": email, "warned": [str(w.category.__name__) for w in caught]})
 
 
+@accept_bearer
+@authkit_login_required
+def bearer_whoami(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"id": request.authkit.user.id, "org": request.authkit.organization_id})  # type: ignore[attr-defined]
+
+
+@accept_bearer
+@authkit_login_required
+async def bearer_whoami_async(request: HttpRequest) -> HttpResponse:
+    user = await request.auser()  # type: ignore[attr-defined]
+    return JsonResponse({"id": user.authkit.user.id, "async": True})
+
+
 class PostsAPI(APIView):  # type: ignore[misc]
     authentication_classes: ClassVar = [AuthKitAuthentication]
     permission_classes: ClassVar = [IsAuthenticated, HasWorkOSPermissions.require("posts:write")]
@@ -114,6 +129,8 @@ urlpatterns = [
     path("dj/write-async", write_async),
     path("dj/users", users_page),
     path("dj/legacy-auth", legacy_auth),
+    path("dj/bearer", bearer_whoami),
+    path("dj/bearer-async", bearer_whoami_async),
     path("api/posts", PostsAPI.as_view()),
     path("api/admins", AdminsAPI.as_view()),
     path("", include("example_site.urls")),

@@ -170,3 +170,39 @@ def test_options_come_from_settings(site: Served) -> None:
         assert client.get("/nope").status_code == 307
         sign_in(client, start="/account")
         assert client.get("/account").json()["email"] == ALICE
+
+
+# --- bearer access tokens: the accept_bearer decorator and Django REST Framework ------------------------------------
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {**JSON, "Authorization": f"Bearer {token}"}
+
+
+def test_accept_bearer_decorator_on_sync_and_async_views(site: Served, workos_emulator: Any) -> None:
+    token = workos_emulator.mint_access_token("user_alice", organization_id="org_acme")
+    expired = workos_emulator.mint_access_token("user_alice", expires_in=-60)
+    with site.browser() as client:
+        assert client.get("/dj/bearer", headers=_bearer(token)).json() == {"id": "user_alice", "org": "org_acme"}
+        assert client.get("/dj/bearer-async", headers=_bearer(token)).json() == {"id": "user_alice", "async": True}
+        for path in ("/dj/bearer", "/dj/bearer-async"):
+            refused = client.get(path, headers=_bearer(expired))
+            assert refused.status_code == 401
+            assert refused.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+            assert client.get(path, headers=JSON).status_code == 401  # no token, no session: signed out
+        assert "set-cookie" not in client.get("/dj/bearer", headers=_bearer(token)).headers
+
+
+def test_drf_accepts_a_bearer_token_without_csrf(site: Served, workos_emulator: Any) -> None:
+    token = workos_emulator.mint_access_token("user_alice", organization_id="org_acme")
+    with site.browser() as client:
+        got = client.get("/api/posts", headers=_bearer(token))
+        assert got.status_code == 200, got.text
+        assert got.json() == {"user": "", "auth": "UserInfo", "org": "org_acme"}  # a token carries no email
+        assert client.post("/api/posts", headers=_bearer(token)).status_code == 201  # no cookie: no CSRF check
+        refused = client.get("/api/posts", headers=_bearer(token[:-4] + "AAAA"))
+        assert refused.status_code == 401
+        challenge = 'Bearer error="invalid_token", error_description="invalid_signature"'
+        assert refused.headers["www-authenticate"] == challenge
+        member = workos_emulator.mint_access_token("user_bob", organization_id="org_acme")
+        assert client.get("/api/posts", headers=_bearer(member)).status_code == 403  # a member cannot write

@@ -353,8 +353,19 @@ def test_drf_authentication_and_permission_classes(served: Served, workos_emulat
         assert alice.post("/api/posts", headers={**JSON, "X-CSRFToken": token}).status_code == 201
         assert alice.get("/api/admins", headers=JSON).json() == {"admin": ALICE}
         assert bob.get("/api/admins", headers=JSON).status_code == 403
-        # a bearer token is not handled yet: the extension point answers None and the cookie decides
-        assert bob.get("/api/admins", headers={**JSON, "Authorization": "Bearer x"}).status_code == 403
+        # a bearer header is a credential of its own: a refused token is a 401, whatever the cookie says
+        refused = bob.get("/api/admins", headers={**JSON, "Authorization": "Bearer x"})
+        assert refused.status_code == 401
+        assert refused.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+        # a valid token: stateless, a user known by id only; synced, the local user already linked (not updated)
+        token = workos_emulator.mint_access_token("user_alice", organization_id="org_acme")
+        with site.browser() as api:
+            got = api.get("/api/posts", headers={**JSON, "Authorization": f"Bearer {token}"}).json()
+            assert got == {"user": ALICE if mode == "synced" else "", "auth": "UserInfo", "org": "org_acme"}
+            stranger = workos_emulator.mint_access_token("user_carol", organization_id="org_acme")
+            answer = api.get("/api/posts", headers={**JSON, "Authorization": f"Bearer {stranger}"})
+            # synced, a token creates no local user: 401; stateless, Carol is known by id (a member: no posts:write)
+            assert answer.status_code == (401 if mode == "synced" else 403)
 
 
 # --- the management command ---------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from .conftest import ALICE, BOB, HTML, JSON, query_of
 
 BASE = "http://testserver"
 custom = AuthKitSecurity("my-session", bearer=True, scheme_name="MySession")
+tokens = AuthKitSecurity(accept_bearer=True)
 
 
 @pytest.fixture
@@ -62,6 +63,14 @@ def make_app(kit: AuthKit) -> FastAPI:
     @app.get("/keys", dependencies=[Depends(custom.require_user)])
     async def keys() -> dict[str, bool]:
         return {"keys": True}
+
+    @app.get("/api/me")
+    async def api_me(user: Annotated[UserInfo, Depends(tokens.require_user)]) -> dict[str, Any]:
+        return {"id": user.get_id(), "org": user.organization_id}
+
+    @app.get("/api/maybe")
+    async def api_maybe(user: Annotated[Any, Depends(tokens.optional_user)]) -> dict[str, Any]:
+        return {"authenticated": user.is_authenticated}
 
     @app.get("/public")
     async def public(request: Request) -> dict[str, Any]:
@@ -125,3 +134,23 @@ def test_router_sign_in_and_sign_out(kit: AuthKit, authkit_force_login: AuthKitF
         out = client.post("/auth/sign-out", headers={"Origin": BASE})
         assert out.status_code == 303
         assert client.get("/me", headers=JSON).status_code == 401
+
+
+def test_accept_bearer_per_route(kit: AuthKit, workos_emulator: Any) -> None:
+    app = make_app(kit)
+    schemes = app.openapi()["components"]["securitySchemes"]
+    expected = {"type": "http", "scheme": "bearer", "description": "A WorkOS access token."}
+    assert schemes["AuthKitAccessToken"] == expected
+    assert {"AuthKitAccessToken": []} in app.openapi()["paths"]["/api/me"]["get"]["security"]
+    token = workos_emulator.mint_access_token("user_alice", organization_id="org_acme")
+    expired = workos_emulator.mint_access_token("user_alice", expires_in=-60)
+    with TestClient(app, base_url=BASE) as client:
+        bearer = {**JSON, "Authorization": f"Bearer {token}"}
+        assert client.get("/api/me", headers=bearer).json() == {"id": "user_alice", "org": "org_acme"}
+        assert client.get("/api/maybe", headers=bearer).json() == {"authenticated": True}
+        refused = client.get("/api/me", headers={**JSON, "Authorization": f"Bearer {expired}"})
+        assert refused.status_code == 401
+        assert refused.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+        assert client.get("/api/me", headers=JSON).status_code == 401  # neither token nor session
+        # another route of the same app does not accept the token (the middleware does not set accept_bearer)
+        assert client.get("/me", headers=bearer).status_code == 401

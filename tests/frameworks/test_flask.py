@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from authkit_adapters.flask import FlaskAuthKit, current_user, login_required
+from authkit_adapters.flask import FlaskAuthKit, accept_bearer, current_user, login_required, permission_required
 from authkit_adapters.wsgi import AuthKitWSGIMiddleware
 
 from .conftest import ALICE, BOB, JSON, Served, authorize, query_of, serve_wsgi, set_cookies, sign_in
@@ -133,3 +133,44 @@ def test_custom_error_handlers_shape_the_answers(site: Served) -> None:
 def test_current_user_outside_a_request() -> None:
     with pytest.raises(RuntimeError):
         current_user.is_signed_in  # noqa: B018
+
+
+def test_accept_bearer_decorator(site: Served, workos_emulator: Any) -> None:
+    app = Flask(__name__)
+    FlaskAuthKit(app, authkit=site.kit)
+
+    @app.get("/api/me")
+    @accept_bearer
+    @login_required
+    def me() -> dict[str, Any]:
+        return {"id": current_user.get_id(), "org": current_user.organization_id}
+
+    @app.post("/api/posts")
+    @accept_bearer
+    @permission_required("posts:write")
+    def write() -> tuple[dict[str, bool], int]:
+        return {"created": True}, 201
+
+    @app.get("/page")
+    @login_required
+    def page() -> str:
+        return "page"
+
+    site.switch.app = app
+    token = workos_emulator.mint_access_token("user_alice", organization_id="org_acme")
+    member = workos_emulator.mint_access_token("user_bob", organization_id="org_acme")
+    expired = workos_emulator.mint_access_token("user_alice", expires_in=-60)
+
+    def bearer(value: str) -> dict[str, str]:
+        return {**JSON, "Authorization": f"Bearer {value}"}
+
+    with site.browser() as client:
+        assert client.get("/api/me", headers=bearer(token)).json() == {"id": "user_alice", "org": "org_acme"}
+        assert client.post("/api/posts", headers=bearer(token)).status_code == 201
+        assert client.post("/api/posts", headers=bearer(member)).status_code == 403
+        refused = client.get("/api/me", headers=bearer(expired))
+        assert refused.status_code == 401
+        assert refused.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+        assert "set-cookie" not in refused.headers
+        assert client.get("/api/me", headers=JSON).status_code == 401
+        assert client.get("/page", headers=bearer(token)).status_code == 401  # not a bearer route

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any, TypeVar, cast
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -50,7 +50,7 @@ from .._core import MiddlewareCore, RequestInfo, Response
 from . import users as _users
 from ._settings import read_settings
 
-__all__ = ["AuthKitMiddleware", "get_user", "login_required", "permission_required", "role_required"]
+__all__ = ["AuthKitMiddleware", "accept_bearer", "get_user", "login_required", "permission_required", "role_required"]
 
 #: A view function.
 V = TypeVar("V", bound=Callable[..., Any])
@@ -247,3 +247,36 @@ def permission_required(*permissions: str) -> Callable[[V], V]:
 def role_required(*roles: str) -> Callable[[V], V]:
     """Like :func:`login_required`, and 403 (``PermissionDenied``) unless the user has one of ``roles``."""
     return _guarded(roles=roles)
+
+
+def _renew(request: HttpRequest) -> None:
+    """After the request's authentication changed (a bearer token adopted): ``request.authkit`` and
+    ``request.user`` read it anew."""
+    _users.forget_user(request)
+    request.authkit = SimpleLazyObject(functools.partial(get_user, request))
+
+
+def accept_bearer(view: V) -> V:
+    """Authenticate a request that carries a WorkOS access token as ``Authorization: Bearer`` by that token before
+    ``view`` (sync or async, and the decorators below this one) runs: ``request.user`` and ``request.authkit`` are
+    then the token's (in synced mode, the local user already linked to it). A refused token answers 401 with
+    ``WWW-Authenticate: Bearer error="invalid_token"``. The per-route form of the middleware's ``accept_bearer``;
+    put it above :func:`login_required` and friends."""
+    if iscoroutinefunction(view):
+
+        async def async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            if getattr(request, "scope", None) is not None:  # ASGI: the engine's async face, on this event loop
+                await _core.awaiting(_core.authenticate_bearer)(request=request)
+            else:  # WSGI runs an async view on a throwaway event loop: the blocking face, in a thread
+                await sync_to_async(_core.blocking(_core.authenticate_bearer))(request=request)
+            _renew(request)
+            return await view(request, *args, **kwargs)
+
+        return cast(V, functools.wraps(view)(async_view))
+
+    def sync_view(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        _core.blocking(_core.authenticate_bearer)(request=request)
+        _renew(request)
+        return view(request, *args, **kwargs)
+
+    return cast(V, functools.wraps(view)(sync_view))

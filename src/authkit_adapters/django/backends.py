@@ -95,6 +95,17 @@ class AuthKitBackend(ModelBackend):  # type: ignore[misc]
                 user_logged_in.send(sender=user.__class__, request=request, user=user)
         return user
 
+    def find_user(self, info: UserInfo) -> Any:
+        """The local user already linked to ``info.user.id``, read only (nothing created, updated or signalled);
+        ``None`` when there is none or it may not sign in. For a request authenticated by a bearer access token,
+        which carries no profile to sync (its ``UserInfo`` knows the user by id only)."""
+        identity = WorkOSIdentity.objects.select_related("user").filter(workos_id=info.user.id).first()
+        if identity is None:
+            return None
+        user = identity.user
+        user.authkit = info
+        return user if self.user_can_authenticate(user) else None
+
     def _create(self, info: UserInfo) -> WorkOSIdentity:
         model = get_user_model()
         try:

@@ -16,9 +16,11 @@ the session's :class:`~authkit_core.models.UserInfo`. Like DRF's ``SessionAuthen
 unsafe request (POST ...) must pass Django's CSRF check. A signed-out request is not authenticated: DRF answers
 401 with ``WWW-Authenticate: Cookie realm="api"`` when a permission class needs a user.
 
-Bearer tokens: :meth:`AuthKitAuthentication.authenticate_bearer` is the extension point. It is called first when
-the request has ``Authorization: Bearer ...`` and answers ``None`` (not handled: the cookie session, then the next
-authentication class, decide) until the library verifies bearer access tokens.
+Bearer tokens: a request with ``Authorization: Bearer <WorkOS access token>`` is authenticated by the token
+(:meth:`AuthKitAuthentication.authenticate_bearer`), whether or not the middleware's ``accept_bearer`` is set:
+``request.auth`` is the token's ``UserInfo``, no CSRF check applies (no cookie is involved), and a refused token is
+401 with ``WWW-Authenticate: Bearer error="invalid_token"``. In synced mode the token finds the local user already
+linked to its WorkOS user (it creates none: a token carries no profile).
 """
 
 from __future__ import annotations
@@ -30,13 +32,18 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, CSRFCheck
 from rest_framework.permissions import BasePermission
 
+from authkit_core.bearer import bearer_token
 from authkit_core.models import UserInfo
 
-from .._core import NoRequestContextError
+from .._core import NoRequestContextError, current_context
 from . import get_user
 from .users import workos_user
 
 __all__ = ["AuthKitAuthentication", "HasWorkOSPermissions", "HasWorkOSRoles", "workos_info"]
+
+
+#: Where a refused bearer token's reason is kept on the Django request, for :meth:`authenticate_header`.
+_REFUSED = "_authkit_bearer_refused"
 
 
 def _django_request(request: Any) -> Any:
@@ -61,15 +68,34 @@ class AuthKitAuthentication(BaseAuthentication):  # type: ignore[misc]
         return self.authenticate_session(request)
 
     def bearer_token(self, request: Any) -> str | None:
-        """The ``Authorization: Bearer`` value of ``request``, if any."""
-        scheme, _, value = _django_request(request).META.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
-        return (value.strip() or None) if scheme.lower() == "bearer" else None
+        """The ``Authorization: Bearer`` value of ``request``, if any (``""`` when it holds no token)."""
+        return bearer_token(_django_request(request).META.get("HTTP_AUTHORIZATION"))
 
     def authenticate_bearer(self, request: Any, token: str) -> tuple[Any, UserInfo] | None:
-        """Extension point for bearer access tokens: return ``(user, UserInfo)`` for a valid token, raise
-        ``AuthenticationFailed`` for a refused one, or ``None`` to leave the request to the cookie session and the
-        other authentication classes. This version handles none (``None``)."""
-        return None
+        """A WorkOS access token (see :mod:`authkit_core.bearer`): ``(user, UserInfo)`` when it verifies (the
+        stateless user, or in synced mode the local user already linked to it: a token creates no user), else
+        ``AuthenticationFailed`` (401 with ``WWW-Authenticate: Bearer error="invalid_token"``). The middleware's
+        ``accept_bearer`` did it already when set; otherwise it is done here, for the views using this class. A
+        token the engine cannot verify now (the JWKS unreachable) raises ``AuthenticationFailed`` too. Override to
+        accept other tokens (return ``None`` to leave the request to the cookie session)."""
+        django_request = _django_request(request)
+        try:
+            ctx = current_context(django_request)
+        except NoRequestContextError as exc:
+            raise ImproperlyConfigured(
+                "AuthKitAuthentication needs authkit_adapters.django.AuthKitMiddleware in MIDDLEWARE"
+            ) from exc
+        if not ctx.auth.bearer:
+            ctx.adopt(ctx.kit.verify_bearer(token))
+        info = ctx.auth.user_info
+        if not isinstance(info, UserInfo):
+            reason = ctx.auth.reason or "invalid_token"
+            django_request.__dict__[_REFUSED] = reason  # DRF asks a new instance for the 401's header
+            raise exceptions.AuthenticationFailed(f"The bearer token was refused ({reason}).")
+        user = workos_user(django_request)
+        if user is None:
+            raise exceptions.AuthenticationFailed("No active local user is linked to this token.")
+        return user, info
 
     def authenticate_session(self, request: Any) -> tuple[Any, UserInfo] | None:
         """The WorkOS session's user and ``UserInfo``, CSRF-checked for unsafe methods; ``None`` when signed out."""
@@ -102,7 +128,11 @@ class AuthKitAuthentication(BaseAuthentication):  # type: ignore[misc]
             raise exceptions.PermissionDenied(f"CSRF Failed: {reason}")
 
     def authenticate_header(self, request: Any) -> str:
-        """``Cookie realm="api"``: makes DRF answer a signed-out request 401 rather than 403."""
+        """The ``WWW-Authenticate`` of a 401: RFC 6750's ``Bearer error="invalid_token"`` after a refused bearer
+        token, else ``Cookie realm="api"`` (which makes DRF answer a signed-out request 401 rather than 403)."""
+        refused = _django_request(request).__dict__.get(_REFUSED)
+        if refused is not None:
+            return f'Bearer error="invalid_token", error_description="{refused}"'
         return f'Cookie realm="{self.www_authenticate_realm}"'
 
 

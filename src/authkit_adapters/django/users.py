@@ -299,10 +299,17 @@ class Users:
                 return cls(settings, backend_class(), path)
         return cls(settings)
 
-    def user_for(self, request: Any, info: UserInfo) -> Any:
-        """The user for a signed-in session, or ``None`` (synced: the local user is inactive)."""
+    def user_for(self, request: Any, info: UserInfo, *, bearer: bool = False) -> Any:
+        """The user for a signed-in session, or ``None`` (synced: the local user is inactive). For a bearer access
+        token (``bearer``), synced mode only finds the local user already linked (:meth:`AuthKitBackend.find_user`):
+        the token has no profile to create or update one from."""
         if self.backend is None:
             return AuthKitUser(info, self.settings)
+        if bearer:
+            found = self.backend.find_user(info)
+            if found is not None:
+                found.backend = self.backend_path
+            return found
         user = self.backend.authenticate(request, workos_user_info=info)
         if user is not None:
             user.backend = self.backend_path
@@ -324,6 +331,19 @@ def _info(request: Any) -> UserInfo | None:
     return info if isinstance(info, UserInfo) else None
 
 
+def forget_user(request: Any) -> None:
+    """Drop the users cached on ``request`` (after its authentication changed: a bearer token adopted)."""
+    request.__dict__.pop(_CACHE, None)
+    request.__dict__.pop(_WORKOS_CACHE, None)
+
+
+def _is_bearer(request: Any) -> bool:
+    """Whether ``request`` was authenticated by a bearer access token rather than a session."""
+    from .. import _core
+
+    return _core.current_context(request).auth.bearer
+
+
 def _unwrap(user: Any) -> Any:
     """The object behind a lazy user (Django's ``SimpleLazyObject``), evaluated."""
     if isinstance(user, LazyObject):
@@ -340,7 +360,10 @@ def workos_user(request: Any) -> Any:
     if _WORKOS_CACHE not in cache:
         users: Users | None = cache.get(_USERS)
         info = _info(request)
-        cache[_WORKOS_CACHE] = users.user_for(request, info) if users is not None and info is not None else None
+        found = None
+        if users is not None and info is not None:
+            found = users.user_for(request, info, bearer=_is_bearer(request))
+        cache[_WORKOS_CACHE] = found
     return cache[_WORKOS_CACHE]
 
 
