@@ -99,9 +99,9 @@ def wsgi_middleware() -> Any:
         return None
 
 
-def asgi_scope(cookie: str) -> dict[str, Any]:
-    """A GET / scope carrying ``cookie``."""
-    return {
+def asgi_scope(cookie: str, authorization: str | None = None) -> dict[str, Any]:
+    """A GET / scope carrying ``cookie`` (and an ``Authorization`` header when given)."""
+    scope = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "1.1",
@@ -115,11 +115,14 @@ def asgi_scope(cookie: str) -> dict[str, Any]:
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }
+    if authorization is not None:
+        scope["headers"] = [*scope["headers"], (b"authorization", authorization.encode())]
+    return scope
 
 
-def wsgi_environ(cookie: str) -> dict[str, Any]:
-    """A GET / environ carrying ``cookie``."""
-    return {
+def wsgi_environ(cookie: str, authorization: str | None = None) -> dict[str, Any]:
+    """A GET / environ carrying ``cookie`` (and an ``Authorization`` header when given)."""
+    environ = {
         "REQUEST_METHOD": "GET",
         "SCRIPT_NAME": "",
         "PATH_INFO": "/",
@@ -139,6 +142,9 @@ def wsgi_environ(cookie: str) -> dict[str, Any]:
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
     }
+    if authorization is not None:
+        environ["HTTP_AUTHORIZATION"] = authorization
+    return environ
 
 
 async def _receive() -> dict[str, Any]:
@@ -153,9 +159,9 @@ def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any =
     return lambda data: None
 
 
-def asgi_call(app: Any, cookie: str) -> Callable[[], Any]:
+def asgi_call(app: Any, cookie: str, authorization: str | None = None) -> Callable[[], Any]:
     """A zero-argument coroutine function: one request through ``app``."""
-    scope = asgi_scope(cookie)
+    scope = asgi_scope(cookie, authorization)
 
     async def call() -> None:
         await app(dict(scope), _receive, _send)
@@ -163,9 +169,9 @@ def asgi_call(app: Any, cookie: str) -> Callable[[], Any]:
     return call
 
 
-def wsgi_call(app: Any, cookie: str) -> Callable[[], None]:
+def wsgi_call(app: Any, cookie: str, authorization: str | None = None) -> Callable[[], None]:
     """A zero-argument function: one request through the WSGI ``app``, body consumed and closed."""
-    environ = wsgi_environ(cookie)
+    environ = wsgi_environ(cookie, authorization)
 
     def call() -> None:
         body = app(dict(environ), _start_response)
@@ -180,7 +186,7 @@ def wsgi_call(app: Any, cookie: str) -> Callable[[], None]:
     return call
 
 
-async def asgi_status(app: Any, cookie: str) -> int:
+async def asgi_status(app: Any, cookie: str, authorization: str | None = None) -> int:
     """The status ``app`` answers (sanity check before timing)."""
     status: list[int] = []
 
@@ -188,7 +194,7 @@ async def asgi_status(app: Any, cookie: str) -> int:
         if message["type"] == "http.response.start":
             status.append(message["status"])
 
-    await app(asgi_scope(cookie), _receive, send)
+    await app(asgi_scope(cookie, authorization), _receive, send)
     return status[0]
 
 
@@ -308,6 +314,13 @@ def run(lab: Lab, *, rounds: int, per_round: int, node_iterations: int) -> dict[
     sync_cases: dict[str, Callable[[], object]] = {}
     for name, kit in kits.items():
         sync_cases[f"engine.{name}"] = lambda kit=kit, c=cookies[name]: kit.authenticate(c)
+    # a repeated bearer access token (accept_bearer), on the cookie store's engine: no cookie at all
+    token = response["access_token"]
+    bearer = "Bearer " + token
+    bearer_kit = kits["cookie"]
+    if not isinstance(bearer_kit.verify_bearer(token).user_info, UserInfo):
+        raise RuntimeError("the bearer token does not authenticate")
+    sync_cases["engine.bearer"] = lambda: bearer_kit.verify_bearer(token)
     session_json = json.dumps(AuthenticationResponse.from_api(response).to_session().to_json()).encode()
     sync_cases.update(floor_cases(response["access_token"], session_json))
     sdk = sdk_setup(lab, response)
@@ -324,6 +337,7 @@ def run(lab: Lab, *, rounds: int, per_round: int, node_iterations: int) -> dict[
         sync_cases["wsgi.bare"] = wsgi_call(bare_wsgi, cookie_header(cookies["cookie"]))
         for name, kit in kits.items():
             sync_cases[f"wsgi.{name}"] = wsgi_call(wsgi_mw(bare_wsgi, authkit=kit), cookie_header(cookies[name]))
+        sync_cases["wsgi.bearer"] = wsgi_call(wsgi_mw(bare_wsgi, authkit=bearer_kit, accept_bearer=True), "", bearer)
     else:
         notes.append("AuthKitWSGIMiddleware not available yet: WSGI figures pending")
 
@@ -347,6 +361,10 @@ def run(lab: Lab, *, rounds: int, per_round: int, node_iterations: int) -> dict[
                 if not isinstance((await kit.authenticate_async(cookies[name])).user_info, UserInfo):
                     raise RuntimeError(f"the {name} session does not authenticate (async)")
                 cases[f"asgi.{name}"] = asgi_call(app, cookie_header(cookies[name]))
+            app = asgi_mw(bare_asgi, authkit=bearer_kit, accept_bearer=True)
+            if await asgi_status(app, "", bearer) != 200:
+                raise RuntimeError("the ASGI app behind the middleware does not accept the bearer token")
+            cases["asgi.bearer"] = asgi_call(app, "", bearer)
             for name in [n for n in backends if n in SQL_BACKENDS]:
                 # the same store with only a sync engine, which the async face runs in a worker thread
                 kit = lab.backend(name, tag="_hot_thread", async_engine=False).kit
@@ -374,7 +392,7 @@ def run(lab: Lab, *, rounds: int, per_round: int, node_iterations: int) -> dict[
         bare = figures.get(f"{prefix}.bare")
         if bare is None:
             continue
-        for name in [*kits, *(f"{n}.thread" for n in threaded), "sdk", "header_only"]:
+        for name in [*kits, *(f"{n}.thread" for n in threaded), "sdk", "header_only", "bearer"]:
             case = figures.get(f"{prefix}.{name}")
             if case is not None:
                 case["added_median"] = case["median"] - bare["median"]

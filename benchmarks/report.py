@@ -296,6 +296,9 @@ def _ratios(figures: dict[str, Any]) -> list[tuple[str, str]]:
         ("authkit-nextjs in node / ours, repeated request", "node.authkit_nextjs", "engine.cookie"),
         ("workos SDK in ASGI / ours in ASGI (cookie, warm)", "asgi.sdk", "asgi.cookie"),
         ("workos SDK in ASGI / ours in ASGI (cookie, nothing cached)", "asgi.sdk", "asgi.cookie.cold"),
+        ("repeated bearer token / repeated cookie (engine)", "engine.bearer", "engine.cookie"),
+        ("repeated bearer token / repeated cookie (ASGI)", "asgi.bearer", "asgi.cookie"),
+        ("repeated bearer token / repeated cookie (WSGI)", "wsgi.bearer", "wsgi.cookie"),
     ]
     out = []
     for label, a, b in pairs:

@@ -41,6 +41,9 @@ from ._types import AUTHORIZATION_OPTION_NAMES, ErrorHook, RequestInfo, Response
 
 __all__ = ["MiddlewareCore"]
 
+#: ``begin_warm``'s ``authorization`` when the shell did not read the header.
+_UNREAD = object()
+
 logger = logging.getLogger("authkit_session")
 
 _PAGE = (
@@ -230,14 +233,24 @@ class MiddlewareCore:
         info: Callable[[], RequestInfo],
         *,
         websocket: bool = False,
+        authorization: str | object | None = _UNREAD,
     ) -> RequestContext | None:
-        """The hot path: the context of a request whose session cookie the engine authenticated a moment ago
-        (:meth:`AuthKit.peek`), with no I/O, no flow and no header decoded (``info`` builds the request's
-        :class:`RequestInfo` if something asks for it); ``None`` when :meth:`begin` must run."""
+        """The hot path: the context of a request whose session cookie (or, with ``accept_bearer``, bearer token)
+        the engine authenticated a moment ago (:meth:`AuthKit.peek`, :meth:`AuthKit.peek_bearer`), with no I/O, no
+        flow and no header decoded (``info`` builds the request's :class:`RequestInfo` if something asks for it);
+        ``None`` when :meth:`begin` must run. With ``accept_bearer`` the shell passes the ``Authorization`` header
+        it read (``None``: none) so the other headers stay undecoded; by default it is read through ``info``."""
         if path == self.callback_path and not websocket:
             return None
-        if self.accept_bearer and "authorization" in info().headers:  # the header wins over the cookie
-            return None
+        if self.accept_bearer:
+            if authorization is _UNREAD:
+                authorization = info().headers.get("authorization")
+            if isinstance(authorization, str):  # the header wins over the cookie
+                token = bearer_token(authorization)
+                auth = self.authkit.peek_bearer(token) if token else None
+                if auth is None:
+                    return None
+                return RequestContext(self, info, websocket=websocket, cookies=cookies, auth=auth)
         auth = self.authkit.peek(cookies)
         if auth is None:
             return None

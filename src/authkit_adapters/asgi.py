@@ -50,6 +50,14 @@ def _cookies(scope: Mapping[str, Any]) -> Mapping[str, str]:
     return parse_cookie_header([value.decode("latin-1") for value in cookie_headers])
 
 
+def _authorization(scope: Mapping[str, Any]) -> str | None:
+    """The ``Authorization`` header of ``scope`` (the first), or ``None``; no other header is decoded."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            return str(value.decode("latin-1"))
+    return None
+
+
 def _request_info(scope: Mapping[str, Any], cookies: Mapping[str, str]) -> RequestInfo:
     client = scope.get("client")
     raw_path = scope.get("raw_path")
@@ -134,7 +142,12 @@ class AuthKitMiddleware(MiddlewareCore):
         cookies = _cookies(scope)
         # a copy: the scope will hold the context, which must not hold the scope back (a cycle only the GC frees)
         info = partial(_request_info, dict(scope), cookies)
-        warm = self.begin_warm(scope["path"], cookies, info, websocket=websocket)
+        if self.accept_bearer:
+            warm = self.begin_warm(
+                scope["path"], cookies, info, websocket=websocket, authorization=_authorization(scope)
+            )
+        else:
+            warm = self.begin_warm(scope["path"], cookies, info, websocket=websocket)
         ctx, early = (
             (warm, None)
             if warm is not None

@@ -112,7 +112,10 @@ class AuthKitWSGIMiddleware(MiddlewareCore):
         path = _path(environ)
         # a copy: the environ will hold the context, which must not hold the environ back (a cycle only the GC frees)
         info = partial(_request_info, environ.copy(), cookies, path)
-        ctx = self.begin_warm(path, cookies, info)
+        if self.accept_bearer:
+            ctx = self.begin_warm(path, cookies, info, authorization=environ.get("HTTP_AUTHORIZATION"))
+        else:
+            ctx = self.begin_warm(path, cookies, info)
         early = None
         if ctx is None:
             ctx, early = run_sync(self.begin(path, cookies, info), None)

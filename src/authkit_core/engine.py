@@ -253,6 +253,8 @@ class AuthKit:
         self._infos_lock = threading.Lock()
         # Recently authenticated cookies of a cookie-only store: value -> (refresh due at, UserInfo, session).
         self._warm: dict[str, tuple[float, UserInfo, LoadedSession]] = {}
+        # bearer tokens verified a moment ago: token -> (its exp, its UserInfo); see peek_bearer
+        self._bearers: OrderedDict[str, tuple[float, UserInfo]] = OrderedDict()
         self.cache_results = cache_results
         self._warm_key: Callable[[Mapping[str, str]], str | None] | None = (
             getattr(self.store, "cache_key", None) if cache_results else None
@@ -307,6 +309,23 @@ class AuthKit:
             self._warm[key] = (due, info, loaded)
             while len(self._warm) > _WARM_ENTRIES:
                 del self._warm[next(iter(self._warm))]
+
+    def peek_bearer(self, token: str) -> AuthResult | None:
+        """What :meth:`verify_bearer` would answer for a token it verified a moment ago and that has not expired
+        since (a dictionary lookup); else ``None``. Only successes are remembered, until the token's ``exp``."""
+        hit = self._bearers.get(token)
+        if hit is None or hit[0] <= self.clock():
+            return None
+        return AuthResult(hit[1], bearer=True)
+
+    def _remember_bearer(self, token: str, info: UserInfo, claims: Mapping[str, Any]) -> None:
+        exp = claims.get("exp")
+        if not self.cache_results or not isinstance(exp, int | float) or isinstance(exp, bool):
+            return
+        with self._infos_lock:
+            self._bearers[token] = (float(exp), info)
+            if len(self._bearers) > _WARM_ENTRIES:
+                self._bearers.popitem(last=False)
 
     @property
     def _verified_cache_size(self) -> int:
@@ -711,6 +730,9 @@ class AuthKit:
         return current
 
     def _bearer_flow(self, token: str) -> Flow[AuthResult]:
+        warm = self.peek_bearer(token)
+        if warm is not None:
+            return warm
         try:
             if not token:
                 raise TokenError("the Authorization header holds no bearer token", code="invalid_token")
@@ -724,6 +746,7 @@ class AuthKit:
                 raise
             logger.warning("authkit: cannot verify the bearer token now: %s", exc.code)
             return AuthResult(_SIGNED_OUT, error=exc, bearer=True)
+        self._remember_bearer(token, info, claims)
         return AuthResult(info, bearer=True)
 
     def _validate_api_key_flow(self, value: str) -> Flow[dict[str, Any] | None]:

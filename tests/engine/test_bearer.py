@@ -5,6 +5,7 @@ unreachable is a transient error (the API answers 503), never a refusal; nothing
 from __future__ import annotations
 
 import socket
+import time
 from typing import Any
 
 import anyio
@@ -95,3 +96,24 @@ def test_the_audience_check(claims: dict[str, Any], ok: bool) -> None:
         with pytest.raises(TokenError) as raised:
             check_audience(config, claims)
         assert raised.value.code == "invalid_audience"
+
+
+def test_a_remembered_token_is_forgotten_when_it_expires(workos_emulator: Any) -> None:
+    """``peek_bearer`` (the middleware's warm path) answers a token verified a moment ago, and only until its
+    ``exp``: then ``verify_bearer`` refuses it (``token_expired``)."""
+    now = [time.time()]
+    kit = AuthKit(workos_emulator.config(), clock=lambda: now[0])
+    token = workos_emulator.mint_access_token("user_alice", expires_in=60)
+    assert kit.peek_bearer(token) is None
+    first = kit.verify_bearer(token)
+    assert isinstance(first.user_info, UserInfo)
+    warm = kit.peek_bearer(token)
+    assert warm is not None and warm.bearer and warm.user_info is first.user_info
+    now[0] += 61
+    assert kit.peek_bearer(token) is None  # past exp: no longer answered from memory
+    now[0] += kit.config.jwt_leeway_seconds  # and past the clock-skew leeway verification allows
+    assert kit.verify_bearer(token).reason == "token_expired"
+    refused = workos_emulator.mint_access_token("user_alice", expires_in=-5)
+    kit.verify_bearer(refused)
+    assert kit.peek_bearer(refused) is None  # refusals are never remembered
+    kit.close()
