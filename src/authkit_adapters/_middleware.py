@@ -41,6 +41,47 @@ from ._types import AUTHORIZATION_OPTION_NAMES, ErrorHook, RequestInfo, Response
 
 __all__ = ["MiddlewareCore"]
 
+#: The middleware's options, as every public middleware class documents them (``AuthKitMiddleware`` for ASGI and
+#: Django, ``AuthKitWSGIMiddleware``): one text, so the faces cannot drift apart.
+OPTIONS_DOC = """Options (keyword arguments, the same on every face; :class:`~authkit_adapters.AuthKitOptions`):
+
+- ``authkit``: the :class:`~authkit_core.engine.AuthKit` engine (``None``: one configured from ``WORKOS_*``).
+- ``middleware_auth``: require a session on every path but the ``unauthenticated_paths`` and the callback.
+  Patterns are authkit-nextjs's path-to-regexp patterns (``/blog/:path*``: any with ``:``, ``(`` or ``{``) or
+  globs (:func:`fnmatch.fnmatchcase`, ``*`` also matches ``/``); see :mod:`authkit_core.paths`. An invalid
+  one raises :class:`~authkit_core.errors.ConfigurationError` here.
+- ``sign_up_paths``: patterns (the same kinds) whose sign-in redirects open the sign-up screen.
+- ``redirect_uri``: the callback URL, instead of the configuration's; its path is served by the middleware.
+- ``debug``: log each decision to the ``authkit_session`` logger (at INFO; never a token, code or cookie).
+- ``on_error(error, request_info)``: called when the sign-in callback fails; see
+  :data:`~authkit_adapters.ErrorHook`.
+- ``on_success(success)``: called with a :class:`~authkit_adapters.SignInSuccess` after the code exchange and
+  before the session is stored; it may return a redirect target or a :class:`~authkit_adapters.Response`, and
+  refuses the sign-in by raising (nothing stored, ``on_error`` or a 403 page). See
+  :data:`~authkit_adapters.SuccessHook`.
+- ``sign_in_options``: authorization options (:class:`~authkit_adapters.SignInOptions`: ``organization_id``,
+  ``domain_hint``, ``provider`` ...) every sign-in URL this middleware builds starts from (its own redirects and
+  ``get_sign_in_url``/``get_sign_up_url``, whose options win); checked when the middleware is built
+  (:class:`~authkit_core.errors.ConfigurationError`).
+- ``csrf_protect_sign_out``: ``sign_out()`` refuses (403, session kept) a request that another site made:
+  ``Sec-Fetch-Site`` other than ``same-origin``/``none``, else an ``Origin`` that is not this host's or the
+  redirect URI's, else (no such header: an old browser or a script) a GET or HEAD.
+- ``accept_bearer``: a request with ``Authorization: Bearer <WorkOS access token>`` is authenticated by that
+  token (verified against the cached JWKS; see :mod:`authkit_core.bearer`) instead of the session cookie,
+  which is then neither read nor refreshed nor written. A token that fails verification answers 401 with
+  ``WWW-Authenticate: Bearer error="invalid_token"`` (RFC 6750) on every path, never a redirect; the JWKS
+  unreachable answers 503. ``refresh_session()`` and ``switch_to_organization()`` raise
+  :class:`~authkit_core.errors.BearerRequestError` on such a request. A signed-out request that is not a page
+  navigation gets its 401 with ``WWW-Authenticate: Bearer realm="api"``. See ``docs/api-auth.md``.
+"""
+
+
+def document_options(cls: type) -> type:
+    """Append :data:`OPTIONS_DOC` to a public middleware class's docstring."""
+    cls.__doc__ = (cls.__doc__ or "").rstrip() + "\n\n" + OPTIONS_DOC
+    return cls
+
+
 #: ``begin_warm``'s ``authorization`` when the shell did not read the header.
 _UNREAD = object()
 
@@ -101,31 +142,7 @@ def _raised_at(error: BaseException) -> str:
 class MiddlewareCore:
     """The options and decisions both middleware share.
 
-    - ``authkit``: the :class:`~authkit_core.engine.AuthKit` engine (``None``: one configured from ``WORKOS_*``).
-    - ``middleware_auth``: require a session on every path but the ``unauthenticated_paths`` and the callback.
-      Patterns are authkit-nextjs's path-to-regexp patterns (``/blog/:path*``: any with ``:``, ``(`` or ``{``) or
-      globs (:func:`fnmatch.fnmatchcase`, ``*`` also matches ``/``); see :mod:`authkit_core.paths`. An invalid
-      one raises :class:`~authkit_core.errors.ConfigurationError` here.
-    - ``sign_up_paths``: patterns (the same kinds) whose sign-in redirects open the sign-up screen.
-    - ``redirect_uri``: the callback URL, instead of the configuration's; its path is served by the middleware.
-    - ``debug``: log each decision to the ``authkit_session`` logger (at INFO; never a token, code or cookie).
-    - ``on_error(error, request_info)``: called when the sign-in callback fails; see :data:`ErrorHook`.
-    - ``on_success(success)``: called with a :class:`~authkit_adapters.SignInSuccess` after the code exchange and
-      before the session is stored; it may return a redirect target or a :class:`Response`, and refuses the
-      sign-in by raising (nothing stored, ``on_error`` or a 403 page). See :data:`~authkit_adapters.SuccessHook`.
-    - ``sign_in_options``: authorization options (:class:`~authkit_adapters.SignInOptions`: ``organization_id``,
-      ``domain_hint``, ``provider`` ...) every sign-in URL this middleware builds starts from (its own redirects and
-      ``get_sign_in_url``/``get_sign_up_url``, whose options win); checked here (:class:`ConfigurationError`).
-    - ``csrf_protect_sign_out``: ``sign_out()`` refuses (403, session kept) a request that another site made:
-      ``Sec-Fetch-Site`` other than ``same-origin``/``none``, else an ``Origin`` that is not this host's or the
-      redirect URI's, else (no such header: an old browser or a script) a GET or HEAD. See :meth:`is_cross_site`.
-    - ``accept_bearer``: a request with ``Authorization: Bearer <WorkOS access token>`` is authenticated by that
-      token (verified against the cached JWKS; see :mod:`authkit_core.bearer`) instead of the session cookie,
-      which is then neither read nor refreshed nor written. A token that fails verification answers 401 with
-      ``WWW-Authenticate: Bearer error="invalid_token"`` (RFC 6750) on every path, never a redirect; the JWKS
-      unreachable answers 503. ``refresh_session()`` and ``switch_to_organization()`` raise
-      :class:`~authkit_core.errors.BearerRequestError` on such a request. A signed-out request that is not a page
-      navigation gets its 401 with ``WWW-Authenticate: Bearer realm="api"``. See ``docs/api-auth.md``.
+    The options are listed in :data:`OPTIONS_DOC` (and on the public middleware classes).
     """
 
     def __init__(

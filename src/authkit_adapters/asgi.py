@@ -21,6 +21,7 @@ from authkit_core.flow import run_async
 
 from . import _core
 from ._core import AuthKitOptions, MiddlewareCore, RequestInfo, Response
+from ._middleware import document_options
 from ._scope_user import ScopeAuth, ScopeUser
 from ._typing import AsyncRefreshSession, AsyncWithAuth
 
@@ -121,10 +122,11 @@ async def _send(send: Send, response: Response) -> None:
     await send({"type": "http.response.body", "body": response.body})
 
 
+@document_options
 class AuthKitMiddleware(MiddlewareCore):
     """Put AuthKit sessions in front of an ASGI app: ``AuthKitMiddleware(app, authkit=AuthKit(...), ...)``.
 
-    Options are those of :class:`~authkit_adapters._core.MiddlewareCore`; ``on_error`` and ``on_success`` may be
+    The options are listed below; ``on_error`` and ``on_success`` may be
     coroutine functions. :func:`validate_api_key` runs through the engine (its HTTP client and circuit breaker).
     """
 

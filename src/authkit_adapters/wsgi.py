@@ -23,6 +23,7 @@ from authkit_core.flow import run_sync
 
 from . import _core
 from ._core import AuthKitOptions, MiddlewareCore, RequestContext, RequestInfo, Response
+from ._middleware import document_options
 from ._typing import RefreshSession, WithAuth
 
 __all__ = ["AuthKitWSGIMiddleware", "StartResponse", "WSGIApp", "request_info", *_core.API_NAMES]
@@ -95,10 +96,11 @@ class _Body:
             _core.leave_context(self.token)
 
 
+@document_options
 class AuthKitWSGIMiddleware(MiddlewareCore):
     """Put AuthKit sessions in front of a WSGI app: ``AuthKitWSGIMiddleware(app, authkit=AuthKit(...), ...)``.
 
-    Options are those of :class:`~authkit_adapters._core.MiddlewareCore`. :func:`validate_api_key` runs through
+    The options are listed below. :func:`validate_api_key` runs through
     the engine (its HTTP client and circuit breaker).
     """
 

@@ -47,6 +47,7 @@ from authkit_core.models import NoUserInfo, UserInfo
 from .. import _core, asgi, wsgi
 from .._access import Denial, authorize
 from .._core import MiddlewareCore, RequestInfo, Response
+from .._middleware import document_options
 from . import users as _users
 from ._settings import read_settings
 
@@ -133,6 +134,7 @@ def _install_user(request: HttpRequest) -> None:
     request.auser = functools.partial(_users.aresolve_user, request)
 
 
+@document_options
 class AuthKitMiddleware(MiddlewareCore):
     """The Django middleware: ``"authkit_adapters.django.AuthKitMiddleware"`` in ``MIDDLEWARE``, options from
     ``settings.AUTHKIT``. Sync or async as the handler around it is.
@@ -140,7 +142,9 @@ class AuthKitMiddleware(MiddlewareCore):
     Sets, lazily: ``request.authkit`` (the session's ``UserInfo``/``NoUserInfo``), ``request.user`` and
     ``request.auser()`` (the Django user: see :mod:`authkit_adapters.django.users`). Placed before or after
     Django's ``AuthenticationMiddleware``, ours wins for a signed-in WorkOS session and falls back to Django's user
-    otherwise. ``request.auth`` still works, with a ``DeprecationWarning``: that name is Django REST Framework's."""
+    otherwise. ``request.auth`` still works, with a ``DeprecationWarning``: that name is Django REST Framework's.
+
+    ``settings.AUTHKIT`` holds the options below (``WORKOS_*`` settings or variables configure the engine)."""
 
     sync_capable = True
     async_capable = True

@@ -5,7 +5,7 @@ Keys are case-insensitive (``"CLIENT_ID"`` or ``"client_id"``), in four groups:
 
 - the middleware's options (:class:`~authkit_adapters.AuthKitOptions`): ``authkit``, ``middleware_auth``,
   ``unauthenticated_paths``, ``sign_up_paths``, ``redirect_uri``, ``debug``, ``on_error``, ``on_success``,
-  ``csrf_protect_sign_out``;
+  ``sign_in_options``, ``csrf_protect_sign_out``, ``accept_bearer`` (every key of ``AuthKitOptions``);
 - any field of :class:`~authkit_core.config.AuthKitConfig` (``client_id``, ``api_key``, ``redirect_uri``,
   ``cookie_password``, ``cookie_name`` ...): they override the ``WORKOS_*`` environment variables, which give the
   rest;
