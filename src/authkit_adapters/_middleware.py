@@ -36,6 +36,7 @@ from authkit_core.workos_api import check_authorization_options
 
 from ._context import RequestContext, _is_signed_in
 from ._effects import Hook, engine_call
+from ._endpoints import DEFAULT_PREFIX, endpoint_table
 from ._success import SignInRefusedError, SignInSuccess, SuccessHook, success_outcome
 from ._types import AUTHORIZATION_OPTION_NAMES, ErrorHook, RequestInfo, Response, SignInOptions
 
@@ -73,6 +74,10 @@ OPTIONS_DOC = """Options (keyword arguments, the same on every face; :class:`~au
   unreachable answers 503. ``refresh_session()`` and ``switch_to_organization()`` raise
   :class:`~authkit_core.errors.BearerRequestError` on such a request. A signed-out request that is not a page
   navigation gets its 401 with ``WWW-Authenticate: Bearer realm="api"``. See ``docs/api-auth.md``.
+- ``access_token_endpoints``: ``True`` (or a path prefix other than ``/auth``) serves ``POST /auth/user`` (the
+  signed-in user's public information) and ``POST /auth/access-token`` (a fresh access token for browser code,
+  ``?refresh=true`` to refresh it now): same-origin only, ``no-store``, 401 JSON when signed out. See
+  :mod:`authkit_adapters._endpoints` and ``docs/api-auth.md``.
 """
 
 
@@ -130,6 +135,20 @@ def _checked_sign_in_options(options: Mapping[str, object] | None) -> dict[str, 
     return given
 
 
+def _endpoint_prefix(option: bool | str) -> str | None:
+    """The prefix of the access-token endpoints: ``True`` is ``/auth``, a string is its own prefix (``/``-started,
+    no trailing ``/``), ``False`` none; anything else is a :class:`ConfigurationError`."""
+    if option is False:
+        return None
+    if option is True:
+        return DEFAULT_PREFIX
+    if not isinstance(option, str) or not option.startswith("/") or option.endswith("/") or "?" in option:
+        raise ConfigurationError(
+            "access_token_endpoints takes True or a path prefix such as '/auth'", variable="access_token_endpoints"
+        )
+    return option
+
+
 def _raised_at(error: BaseException) -> str:
     """``file:line in function`` where ``error`` was raised (its innermost frame)."""
     frames = traceback.extract_tb(error.__traceback__)
@@ -159,6 +178,7 @@ class MiddlewareCore:
         sign_in_options: SignInOptions | None = None,
         csrf_protect_sign_out: bool = False,
         accept_bearer: bool = False,
+        access_token_endpoints: bool | str = False,
     ) -> None:
         self.authkit = authkit if authkit is not None else AuthKit()
         self.middleware_auth = middleware_auth
@@ -177,6 +197,8 @@ class MiddlewareCore:
         #: The path the sign-in callback is served at.
         self.callback_path = urlsplit(redirect_uri or self.authkit.config.redirect_uri).path or "/"
         self._redirect_origin = normalize_origin(redirect_uri or self.authkit.config.redirect_uri)
+        #: The paths the middleware answers itself (the callback; the access-token endpoints when enabled).
+        self.endpoints = endpoint_table(self, _endpoint_prefix(access_token_endpoints))
         # the origins already warned about (bounded: one line per origin, not per request)
         self._warned_origins: set[str] = set()
 
@@ -257,7 +279,7 @@ class MiddlewareCore:
         flow and no header decoded (``info`` builds the request's :class:`RequestInfo` if something asks for it);
         ``None`` when :meth:`begin` must run. With ``accept_bearer`` the shell passes the ``Authorization`` header
         it read (``None``: none) so the other headers stay undecoded; by default it is read through ``info``."""
-        if path == self.callback_path and not websocket:
+        if path in self.endpoints and not websocket:
             return None
         if self.accept_bearer:
             if authorization is _UNREAD:
@@ -297,9 +319,12 @@ class MiddlewareCore:
             own = {(name, config.cookie_domain, "/") for name in ambiguous}
             expiries = expiries_for_every_scope(config, ambiguous, ctx.info.headers.get("host"), path)
             ctx.extra_cookies.extend(c for c in expiries if c.scope not in own)
-        if not websocket and path == self.callback_path:
-            return ctx, (yield from self._callback_flow(ctx))
+        endpoint = None if websocket else self.endpoints.get(path)
+        if endpoint is not None and not endpoint.authenticated:  # the callback
+            return ctx, (yield from endpoint.flow(ctx))
         ctx.auth = yield engine_call(self.authkit, "authenticate", cookies, refresh=not websocket)
+        if endpoint is not None:
+            return ctx, (yield from endpoint.flow(ctx))
         return ctx, self.gate(ctx)
 
     def _callback_flow(self, ctx: RequestContext) -> Flow[Response]:

@@ -176,3 +176,4 @@ class AuthKitOptions(TypedDict, total=False):
     sign_in_options: SignInOptions | None
     csrf_protect_sign_out: bool
     accept_bearer: bool
+    access_token_endpoints: bool | str

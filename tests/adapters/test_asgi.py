@@ -32,6 +32,7 @@ from authkit_adapters import wsgi as authkit_sync
 from authkit_core.engine import AuthKit
 from authkit_core.errors import BearerRequestError, TokenRefreshError
 
+from .access_token_scenarios import AccessTokenScenarios
 from .bearer_scenarios import BearerScenarios
 from .conftest import (
     ALICE,
@@ -263,7 +264,7 @@ def site(server: tuple[Switch, str, AuthKit], workos_emulator: Any) -> Site:
     return Site(server, workos_emulator, authkit.AuthKitMiddleware, app)
 
 
-class TestStarlette(Scenarios, BearerScenarios):
+class TestStarlette(Scenarios, BearerScenarios, AccessTokenScenarios):
     """The shared scenarios, under asyncio (uvicorn) and trio (hypercorn)."""
 
     def test_sync_endpoint_uses_the_blocking_functions(self, site: Site) -> None:

@@ -18,6 +18,7 @@ from authkit_adapters import wsgi as authkit
 from authkit_core.engine import AuthKit
 from authkit_core.errors import BearerRequestError, TokenRefreshError
 
+from .access_token_scenarios import AccessTokenScenarios
 from .bearer_scenarios import BearerScenarios
 from .conftest import (
     ALICE,
@@ -189,7 +190,7 @@ def site(server: tuple[Switch, str, AuthKit], workos_emulator: Any) -> Site:
     return Site(server, workos_emulator, authkit.AuthKitWSGIMiddleware, app)
 
 
-class TestFlask(Scenarios, BearerScenarios):
+class TestFlask(Scenarios, BearerScenarios, AccessTokenScenarios):
     """The shared scenarios, through Flask on wsgiref."""
 
     def test_streamed_body_sees_the_request(self, site: Site) -> None:
