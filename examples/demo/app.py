@@ -10,7 +10,10 @@ Routes (every page is server-rendered by :mod:`examples.demo.pages`):
 - ``POST /switch-organization`` (form field ``organization_id``): ``switch_to_organization``, back home.
 - ``POST /refresh``: ``refresh_session()``, back home.
 - ``POST /sign-out``: ``sign_out()``; the browser goes through WorkOS's (the emulator's) logout and back home.
-- ``GET /api/me``: the session as JSON, or ``401 {"error": "unauthorized"}`` when signed out.
+- ``GET /api/me``: the session as JSON, or ``401 {"error": "unauthorized"}`` when signed out; it also takes the
+  user's access token as ``Authorization: Bearer`` (the middleware's ``accept_bearer``).
+- ``GET /token``: browser code calling ``/api/me`` with the access token from ``POST /auth/access-token`` (the
+  middleware's ``access_token_endpoints``), through ``GET /static/authkit-access-token.js``.
 
 The user's organizations come from the WorkOS organization-memberships API (``GET
 /user_management/organization_memberships?user_id=``, with the API key), which the emulator serves.
@@ -23,6 +26,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -30,7 +34,8 @@ import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from authkit_adapters import asgi as authkit
 from authkit_adapters.asgi import AuthKitMiddleware
@@ -38,11 +43,14 @@ from authkit_core.engine import AuthKit
 from authkit_core.errors import TokenRefreshError
 from authkit_core.models import UserInfo
 
-from .pages import NOTICES, Organization, render_claims_page, render_error_page, render_home_page
+from .pages import NOTICES, Organization, render_claims_page, render_error_page, render_home_page, render_token_page
 
 __all__ = ["DemoSettings", "create_app"]
 
 logger = logging.getLogger("authkit_demo")
+
+#: The demo's static files: the access-token snippet of docs/api-auth.md.
+STATIC = Path(__file__).with_name("static")
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +196,10 @@ def create_app(kit: AuthKit, settings: DemoSettings, *, debug: bool = False) -> 
             return JSONResponse({"error": "unauthorized", "message": "Sign in first."}, status_code=401)
         return JSONResponse(_user_json(info))
 
+    async def token_page(request: Request) -> Response:
+        signed_in = isinstance(await authkit.with_auth(), UserInfo)
+        return HTMLResponse(render_token_page(signed_in=signed_in, **page_extras()))
+
     async def favicon(request: Request) -> Response:
         return Response(status_code=204)
 
@@ -214,8 +226,17 @@ def create_app(kit: AuthKit, settings: DemoSettings, *, debug: bool = False) -> 
             Route("/refresh", refresh, methods=["POST"]),
             Route("/sign-out", sign_out, methods=["POST"]),
             Route("/api/me", api_me),
+            Route("/token", token_page),
+            Mount("/static", StaticFiles(directory=STATIC)),
             Route("/favicon.ico", favicon),
         ],
         lifespan=lifespan,
     )
-    return AuthKitMiddleware(app, authkit=kit, redirect_uri=settings.public_url + "/callback", debug=debug)
+    return AuthKitMiddleware(
+        app,
+        authkit=kit,
+        redirect_uri=settings.public_url + "/callback",
+        debug=debug,
+        accept_bearer=True,
+        access_token_endpoints=True,
+    )

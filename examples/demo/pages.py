@@ -21,7 +21,7 @@ from typing import Any
 
 from authkit_core.models import UserInfo
 
-__all__ = ["Organization", "render_claims_page", "render_error_page", "render_home_page"]
+__all__ = ["Organization", "render_claims_page", "render_error_page", "render_home_page", "render_token_page"]
 
 _STYLE = """
 :root{--fg:#1c2024;--muted:#60646c;--line:#e0e1e6;--bg:#f6f7f9;--accent:#3e63dd;--accent-fg:#fff;--ok:#18794e}
@@ -210,6 +210,7 @@ def render_home_page(
         "</form>"
         '<a class="button" id="call-api" href="/api/me">Call /api/me</a>'
         '<a class="button" id="claims-link" href="/account">All token claims</a>'
+        '<a class="button" id="token-link" href="/token">Access token in the browser</a>'
         '<form method="post" action="/sign-out"><button type="submit" class="primary" id="sign-out">Sign out'
         "</button></form></div>"
         '<pre id="api-result" hidden></pre></section>'
@@ -253,6 +254,35 @@ def render_error_page(title: str, message: str, *, signed_in: bool, emulator_url
     state = "signed-in" if signed_in else "signed-out"
     return _page(
         f"{title} · authkit-session demo",
+        body,
+        state=state,
+        status_text=state.replace("-", " "),
+        footer=_footer(emulator_url, storage),
+    )
+
+
+def render_token_page(*, signed_in: bool, emulator_url: str, storage: str) -> str:
+    """Browser code with an access token: ``/static/authkit-access-token.js`` (the snippet of docs/api-auth.md)
+    gets the token from ``POST /auth/access-token`` and calls ``/api/me`` with it as a bearer token, the
+    session cookie left out (``credentials: "omit"``). ``#call-api-with-token`` shows the answer in
+    ``#token-api-result``."""
+    body = (
+        "<section><h2>Access token in the browser</h2>"
+        "<p>This page's script asks <code>POST /auth/access-token</code> for the signed-in user's access token "
+        "(refreshed first when due) and calls <code>/api/me</code> with it as "
+        "<code>Authorization: Bearer</code>, without the session cookie.</p>"
+        '<p><button class="button" id="call-api-with-token" type="button">Call /api/me with the token</button></p>'
+        '<pre id="token-api-result">(not called yet)</pre>'
+        '<p><a class="button" href="/">Back</a></p></section>'
+        '<script src="/static/authkit-access-token.js"></script>'
+        "<script>document.getElementById('call-api-with-token').addEventListener('click', async () => {"
+        "const out = document.getElementById('token-api-result');"
+        "const response = await authkit.fetchWithToken('/api/me', {credentials: 'omit'});"
+        "out.textContent = 'HTTP ' + response.status + '\\n' + await response.text();});</script>"
+    )
+    state = "signed-in" if signed_in else "signed-out"
+    return _page(
+        "Access token · authkit-session demo",
         body,
         state=state,
         status_text=state.replace("-", " "),

@@ -55,7 +55,7 @@ URL_LINE = re.compile(r"authkit-session demo: (http://127\.0\.0\.1:\d+)/")
 class Demo:
     """``python -m examples.demo`` in a subprocess on free ports; :attr:`url` is the app's base URL."""
 
-    def __init__(self, database: str) -> None:
+    def __init__(self, database: str, *extra: str) -> None:
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.output: list[str] = []
         self.process = subprocess.Popen(
@@ -70,6 +70,7 @@ class Demo:
                 "--no-browser",
                 "--database",
                 database,
+                *extra,
             ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
