@@ -24,6 +24,7 @@ from .errors import (
     WorkOSAPIError,
 )
 from .models import AuthenticationResponse, Impersonator, NoUserInfo, Session, User, UserInfo
+from .organizations import Organization, OrganizationMembership
 
 __all__ = [
     "AuthKit",
@@ -39,6 +40,8 @@ __all__ = [
     "InvalidResponseError",
     "NoUserInfo",
     "OAuthError",
+    "Organization",
+    "OrganizationMembership",
     "ProviderBackoffError",
     "ProviderUnavailableError",
     "RateLimitError",

@@ -16,10 +16,12 @@ from typing import Any, Self, Unpack
 
 import httpx
 
+from . import organizations as orgs
 from . import workos_api as api
 from .config import AuthKitConfig
 from .flow import run_async, run_sync
 from .models import AuthenticationResponse
+from .organizations import Organization, OrganizationMembership
 
 __all__ = ["AsyncWorkOSClient", "WorkOSClient"]
 
@@ -75,6 +77,17 @@ class WorkOSClient(_WorkOSClientBase):
         """The current JSON Web Key Set (``{"keys": [...]}``)."""
         return run_sync(api.fetch_jwks_flow(self.config), self)
 
+    def list_organization_memberships(
+        self, user_id: str | None = None, **options: Unpack[orgs.MembershipQuery]
+    ) -> list[OrganizationMembership]:
+        """Every (active, unless ``statuses`` says) membership of ``user_id`` (or in ``organization_id``), all pages
+        followed (see :func:`authkit_core.organizations.list_organization_memberships_flow`)."""
+        return run_sync(orgs.list_organization_memberships_flow(self.config, user_id=user_id, **options), self)
+
+    def get_organization(self, organization_id: str) -> Organization:
+        """The organization ``organization_id`` (``WorkOSAPIError`` ``entity_not_found`` when there is none)."""
+        return run_sync(orgs.get_organization_flow(self.config, organization_id), self)
+
     def close(self) -> None:
         """Close the HTTP client if this client made it."""
         if self._owns_http:
@@ -118,6 +131,17 @@ class AsyncWorkOSClient(_WorkOSClientBase):
     async def fetch_jwks(self) -> dict[str, Any]:
         """The current JSON Web Key Set (``{"keys": [...]}``)."""
         return await run_async(api.fetch_jwks_flow(self.config), self)
+
+    async def list_organization_memberships(
+        self, user_id: str | None = None, **options: Unpack[orgs.MembershipQuery]
+    ) -> list[OrganizationMembership]:
+        """Async :meth:`WorkOSClient.list_organization_memberships`."""
+        flow = orgs.list_organization_memberships_flow(self.config, user_id=user_id, **options)
+        return await run_async(flow, self)
+
+    async def get_organization(self, organization_id: str) -> Organization:
+        """Async :meth:`WorkOSClient.get_organization`."""
+        return await run_async(orgs.get_organization_flow(self.config, organization_id), self)
 
     async def aclose(self) -> None:
         """Close the HTTP client if this client made it."""

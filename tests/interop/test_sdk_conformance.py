@@ -138,6 +138,27 @@ def test_python_sdk_management_endpoints(sdk: WorkOSClient, workos_emulator: Emu
         sdk.user_management.authenticate_with_refresh_token(refresh_token=session["refresh_token"])
 
 
+def test_python_sdk_reads_organizations_and_paginated_memberships(sdk: WorkOSClient, workos_emulator: Emulator) -> None:
+    """The official SDK as the client of the emulator's organization endpoints: its auto-paging iterator follows
+    ``list_metadata.after`` page by page (``limit=1``), and it parses ``GET /organizations/{id}``; our client reads
+    the same endpoints alike."""
+    from authkit_core.workos_client import WorkOSClient as OurClient
+
+    for i in range(3):
+        org = workos_emulator.add_organization(f"Org {i}", organization_id=f"org_sdk_{i}")
+        workos_emulator.add_membership("user_alice", org, "member")
+    page = sdk.organization_membership.list_organization_memberships(user_id="user_alice", limit=1)
+    assert len(page.data) == 1 and page.list_metadata.after == page.data[0].id
+    theirs = [m.organization_id for m in page.auto_paging_iter()]
+    assert theirs == ["org_acme", "org_globex", "org_sdk_0", "org_sdk_1", "org_sdk_2"]
+    with OurClient(workos_emulator.config()) as ours:
+        assert [m.organization_id for m in ours.list_organization_memberships("user_alice", limit=2)] == theirs
+        mine = ours.get_organization("org_globex")
+    organization = sdk.organizations.get_organization("org_globex")
+    assert (organization.id, organization.name) == (mine.id, mine.name) == ("org_globex", "Globex")
+    assert organization.created_at is not None and organization.domains == []
+
+
 @pytest.mark.node
 def test_node_sdk_conformance(workos_emulator: Emulator) -> None:
     node = require_node()

@@ -179,6 +179,8 @@ class Emulator(_OAuth, _Management, _FaultLog):
                 handlers = {"GET": self._get_membership, "PUT": self._update_membership}
             elif path.startswith("/user_management/users/"):
                 handlers = {"GET": self._get_user}
+            elif path.startswith("/organizations/"):
+                handlers = {"GET": self._get_organization}
             else:
                 return _api_error(404, "not_found", f"No route for {path}.")
         handler = handlers.get(method)
