@@ -91,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--access-token-ttl", type=int, default=300, help="access token lifetime in seconds")
     parser.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+    parser.add_argument(
+        "--impersonate",
+        metavar="EMAIL",
+        help="make the next sign-in of this user an impersonation by admin@example.com (the page shows a banner)",
+    )
     parser.add_argument("--debug", action="store_true", help="log the middleware's decisions")
     args = parser.parse_args(argv)
 
@@ -98,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     public_url = f"http://{HOST}:{sock.getsockname()[1]}"
     store, storage, storage_long = _store(args.database)
     emulator = Emulator(access_token_ttl=args.access_token_ttl)
+    if args.impersonate:
+        emulator.start_impersonation(args.impersonate, "admin@example.com", "Support ticket #1234")
     with EmulatorServer(emulator, host=HOST, port=args.emulator_port) as server:
         kit = AuthKit(server.config(redirect_uri=public_url + "/callback"), store=store)
         settings = DemoSettings(

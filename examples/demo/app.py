@@ -15,8 +15,10 @@ Routes (every page is server-rendered by :mod:`examples.demo.pages`):
 - ``GET /token``: browser code calling ``/api/me`` with the access token from ``POST /auth/access-token`` (the
   middleware's ``access_token_endpoints``), through ``GET /static/authkit-access-token.js``.
 
-The user's organizations come from the WorkOS organization-memberships API (``GET
-/user_management/organization_memberships?user_id=``, with the API key), which the emulator serves.
+The user's organizations come from the WorkOS organization-memberships API through the library's client
+(``AsyncWorkOSClient.list_organization_memberships`` and ``get_organization``), which the emulator serves; the
+list is kept ``ORGANIZATIONS_TTL`` seconds, and a WorkOS outage shows the last list (or none) with a note. A session
+started by an admin's impersonation shows a banner.
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ from starlette.staticfiles import StaticFiles
 from authkit_adapters import asgi as authkit
 from authkit_adapters.asgi import AuthKitMiddleware
 from authkit_core.engine import AuthKit
-from authkit_core.errors import TokenRefreshError
+from authkit_core.errors import AuthKitError, TokenRefreshError
 from authkit_core.models import UserInfo
+from authkit_core.workos_client import AsyncWorkOSClient
 
 from .pages import NOTICES, Organization, render_claims_page, render_error_page, render_home_page, render_token_page
 
@@ -49,6 +52,8 @@ __all__ = ["DemoSettings", "create_app"]
 
 logger = logging.getLogger("authkit_demo")
 
+#: How long the organization switcher's list (names from the WorkOS API) is reused, in seconds.
+ORGANIZATIONS_TTL = 30.0
 #: The demo's static files: the access-token snippet of docs/api-auth.md.
 STATIC = Path(__file__).with_name("static")
 
@@ -99,29 +104,33 @@ def create_app(kit: AuthKit, settings: DemoSettings, *, debug: bool = False) -> 
     """The demo app wrapped in the middleware, with ``kit`` as its session engine."""
     clients: dict[str, httpx.AsyncClient] = {}
 
+    # user id -> (when listed, the organizations): the switcher's names, kept briefly (every page shows them)
+    listed: dict[str, tuple[float, list[Organization]]] = {}
+
     async def organizations_of(user_id: str) -> tuple[list[Organization], str | None]:
+        """The user's organizations with their names, through the library's WorkOS client
+        (``list_organization_memberships``, every page; ``get_organization`` for a membership without a name).
+        Cached for ``ORGANIZATIONS_TTL`` seconds; when WorkOS cannot be reached, what was listed last, or the ids
+        of the session alone, with a note: never an error page."""
+        hit = listed.get(user_id)
+        if hit is not None and time.monotonic() - hit[0] < ORGANIZATIONS_TTL:
+            return hit[1], None
         client = clients.get("api")
         if client is None:  # served without lifespan
             client = clients["api"] = httpx.AsyncClient(timeout=5)
+        workos = AsyncWorkOSClient(kit.config, http=client)
         try:
-            answer = await client.get(
-                settings.api_base_url + "/user_management/organization_memberships",
-                params={"user_id": user_id, "statuses": "active"},
-                headers={"Authorization": f"Bearer {settings.api_key}"},
-            )
-            answer.raise_for_status()
-            data = answer.json()["data"]
-        except (httpx.HTTPError, ValueError, KeyError) as exc:
-            logger.warning("could not list organization memberships: %s", exc)
-            return [], "The organization list could not be loaded from the WorkOS API."
-        return [
-            Organization(
-                id=str(m["organization_id"]),
-                name=str(m.get("organization_name") or m["organization_id"]),
-                role=(m.get("role") or {}).get("slug"),
-            )
-            for m in data
-        ], None
+            memberships = await workos.list_organization_memberships(user_id)
+            organizations = []
+            for m in memberships:
+                name = m.organization_name or (await workos.get_organization(m.organization_id)).name
+                organizations.append(Organization(id=m.organization_id, name=name, role=m.role))
+        except AuthKitError as exc:
+            logger.warning("could not list organization memberships: %s", exc.code)
+            previous = hit[1] if hit is not None else []
+            return previous, "The organization list could not be loaded from the WorkOS API."
+        listed[user_id] = (time.monotonic(), organizations)
+        return organizations, None
 
     def page_extras() -> dict[str, str]:
         return {"emulator_url": settings.api_base_url, "storage": settings.storage}

@@ -5,7 +5,8 @@ button shows the JSON answer in place; without scripts it is an ordinary link). 
 session, the emulator or the request is HTML-escaped. Elements a browser test reads or clicks have stable ids:
 ``#status`` (``data-state="signed-in|signed-out"``), ``#sign-in``, ``#sign-up``, ``#user-email``, ``#user-name``,
 ``#user-id``, ``#org-id``, ``#org-name``, ``#role``, ``#permissions``, ``#entitlements``, ``#feature-flags``,
-``#session-id``, ``#token-expires``, ``#switch-org`` (the form) with one ``#switch-to-ORG_ID`` button per
+``#session-id``, ``#token-expires``, ``#impersonation-banner`` and ``#impersonator-email`` (an impersonated
+session), ``#switch-org`` (the form) with one ``#switch-to-ORG_ID`` button per
 organization, ``#refresh-session``, ``#call-api``, ``#api-result``, ``#claims-link``, ``#sign-out``, ``#notice``
 and ``#claims`` (the claims page).
 """
@@ -122,6 +123,19 @@ def _notice(notice: str | None) -> str:
     return f'<div class="notice" id="notice" role="status">{escape(NOTICES[notice])}</div>'
 
 
+def _impersonation(info: UserInfo) -> str:
+    """The banner of a session an admin started by impersonating the user (``UserInfo.impersonator``)."""
+    who = info.impersonator
+    if who is None:
+        return ""
+    reason = f" Reason: {escape(who.reason)}." if who.reason else ""
+    return (
+        '<div class="notice error" id="impersonation-banner" role="alert">'
+        f"You are impersonating <strong>{escape(info.user.email)}</strong> (signed in by "
+        f'<span id="impersonator-email">{escape(who.email)}</span>).{reason}</div>'
+    )
+
+
 def _expiry(claims: Mapping[str, Any], now: float) -> str:
     exp = claims.get("exp")
     if isinstance(exp, bool) or not isinstance(exp, int | float):
@@ -215,7 +229,7 @@ def render_home_page(
         "</button></form></div>"
         '<pre id="api-result" hidden></pre></section>'
     )
-    body = _notice(notice) + f'<div class="grid">{you}{session}{switcher}{actions}</div>'
+    body = _impersonation(info) + _notice(notice) + f'<div class="grid">{you}{session}{switcher}{actions}</div>'
     return _page(
         f"{user.email} · authkit-session demo",
         body,

@@ -85,3 +85,33 @@ def test_the_doc_shows_the_snippet_the_demo_serves() -> None:
     """docs/api-auth.md includes the snippet file verbatim, so the doc cannot drift from the code the browser test
     runs."""
     assert SNIPPET.read_text() in DOC.read_text()
+
+
+@pytest.fixture
+def impersonating_demo(tmp_path: Path) -> Iterator[Demo]:
+    running = Demo(f"sqlite:///{tmp_path / 'sessions.sqlite3'}", "--impersonate", ALICE)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.mark.timeout(60)
+def test_an_impersonated_session_shows_the_banner(browser: BrowserContext, impersonating_demo: Demo) -> None:
+    """The emulator makes Alice's next sign-in an impersonation (as an admin starts one from the WorkOS
+    dashboard): the demo shows who is impersonating, and why; the organization names come from the WorkOS API."""
+    demo = impersonating_demo
+    expect.set_options(timeout=10_000)
+    page = browser.pages[0] if browser.pages else browser.new_page()
+    page.goto(demo.url + "/")
+    expect(page.locator("#impersonation-banner")).to_have_count(0)
+    page.locator("#sign-in").click()
+    page.locator(f'a[data-user-email="{ALICE}"]').click()
+    expect(page.locator("#user-email")).to_have_text(ALICE)
+    banner = page.locator("#impersonation-banner")
+    expect(banner).to_contain_text(f"You are impersonating {ALICE}")
+    expect(page.locator("#impersonator-email")).to_have_text("admin@example.com")
+    expect(banner).to_contain_text("Support ticket #1234")
+    expect(page.locator("#org-name")).to_have_text("Acme Corp")
+    expect(page.locator("#switch-org")).to_contain_text("Globex")
+    screenshot(page, "05-impersonation-banner")

@@ -174,8 +174,9 @@ class _OAuth(_Sessions, _SignIns):
             return outcome
         if org_id is not None and self._membership(user.id, org_id) is None:
             return _oauth_error(400, "invalid_grant", f"The user is not a member of organization {org_id}.")
+        impersonator = self._impersonations.pop(user.id, None)  # armed by start_impersonation
         body = self._new_session(
-            user, org_id, None, auth_time=code.auth_time, authentication_method=code.authentication_method
+            user, org_id, impersonator, auth_time=code.auth_time, authentication_method=code.authentication_method
         )
         tokens = self._oauth_tokens(code.authentication_method)
         if tokens is not None:

@@ -106,6 +106,7 @@ class _State:
         self._requests: list[RecordedRequest] = []
         self._authorize_log: list[dict[str, str]] = []
         self._authenticated_at: dict[str, float] = {}  # user id -> last AuthKit authentication (the "browser session")
+        self._impersonations: dict[str, dict[str, Any]] = {}  # user id -> {email, reason} of the next sign-in
         self._idempotent: OrderedDict[tuple[str, str, str, str], tuple[float, _Response]] = OrderedDict()
 
     def reset(self) -> None:
@@ -125,6 +126,13 @@ class _State:
     @issuer.setter
     def issuer(self, value: str | None) -> None:
         self._issuer = value
+
+    def start_impersonation(self, user_id_or_email: str, impersonator_email: str, reason: str | None = None) -> None:
+        """Make the next sign-in of a user an impersonation, as an admin starts one from the WorkOS dashboard: the
+        session it creates carries ``impersonator`` (``{email, reason}``) and its access tokens ``act.sub``."""
+        with self._lock:
+            user = self._user_ref(user_id_or_email)
+            self._impersonations[user.id] = {"email": impersonator_email, "reason": reason}
 
     def _user_ref(self, user_id_or_email: str) -> SeedUser:
         user = self._users.get(user_id_or_email)
