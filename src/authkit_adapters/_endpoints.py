@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from authkit_core.flow import Flow
 from authkit_core.models import UserInfo
@@ -30,7 +30,8 @@ from authkit_core.tokens import get_token_claims
 
 from ._context import RequestContext
 from ._effects import engine_call
-from ._types import Response
+from ._routes import SIGN_IN_PATH, SIGN_OUT_PATH, SIGN_UP_PATH, sign_in_options
+from ._types import CrossSiteRequestError, Response
 
 if TYPE_CHECKING:
     from ._middleware import MiddlewareCore
@@ -53,12 +54,17 @@ class Endpoint:
     authenticated: bool = True
 
 
-def endpoint_table(core: MiddlewareCore, prefix: str | None) -> dict[str, Endpoint]:
-    """The middleware's endpoints: the callback, and the JSON endpoints under ``prefix`` when it is given."""
+def endpoint_table(core: MiddlewareCore, prefix: str | None, routes_prefix: str | None = None) -> dict[str, Endpoint]:
+    """The middleware's endpoints: the callback, the JSON endpoints under ``prefix`` and the ready-made sign-in,
+    sign-up and sign-out routes under ``routes_prefix`` (each when given)."""
     table = {core.callback_path: Endpoint(core._callback_flow, authenticated=False)}
     if prefix is not None:
         table[prefix + USER_PATH] = Endpoint(_user_flow)
         table[prefix + ACCESS_TOKEN_PATH] = Endpoint(_access_token_flow)
+    if routes_prefix is not None:
+        table[routes_prefix + SIGN_IN_PATH] = Endpoint(_sign_in_flow)
+        table[routes_prefix + SIGN_UP_PATH] = Endpoint(_sign_up_flow)
+        table[routes_prefix + SIGN_OUT_PATH] = Endpoint(_sign_out_flow)
     return table
 
 
@@ -130,3 +136,41 @@ def _access_token_flow(ctx: RequestContext) -> Flow[Response]:
         return _signed_out(ctx)
     exp = get_token_claims(info.access_token).get("exp")
     return _json(ctx, 200, {"access_token": info.access_token, "expires_at": exp})
+
+
+# --- the ready-made routes, served by the middleware itself (``auth_routes``; see ``_routes.py``) -------------------
+
+
+def _method_not_allowed(ctx: RequestContext, allowed: str) -> Response:
+    body = b"Method not allowed.\n"
+    headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))), ("Allow", allowed)]
+    return Response(405, ctx.decorate(headers, force_cache_headers=True), body)
+
+
+def _screen_flow(ctx: RequestContext, screen: Literal["sign-in", "sign-up"]) -> Flow[Response]:
+    yield from ()  # a flow like every endpoint, though this one needs no I/O
+    if ctx.info.method.upper() not in ("GET", "HEAD"):
+        return _method_not_allowed(ctx, "GET, HEAD")
+    ctx.redirect_to(ctx.sign_in_url_for(screen, sign_in_options(ctx.info.query)), provider=True)
+    return ctx.pending_response() or Response(500, [])
+
+
+def _sign_in_flow(ctx: RequestContext) -> Flow[Response]:
+    return (yield from _screen_flow(ctx, "sign-in"))
+
+
+def _sign_up_flow(ctx: RequestContext) -> Flow[Response]:
+    return (yield from _screen_flow(ctx, "sign-up"))
+
+
+def _sign_out_flow(ctx: RequestContext) -> Flow[Response]:
+    if ctx.info.method.upper() != "POST":
+        return _method_not_allowed(ctx, "POST")
+    try:
+        ctx.check_sign_out(always=True)
+    except CrossSiteRequestError:
+        return ctx.pending_response() or Response(403, [])
+    return_to = ctx.info.query.get("return_to")
+    url = yield engine_call(ctx.kit, "sign_out", ctx.auth, ctx.cookies, return_to=return_to)
+    ctx.after_sign_out(url, return_to)
+    return ctx.pending_response() or Response(500, [])

@@ -78,6 +78,10 @@ OPTIONS_DOC = """Options (keyword arguments, the same on every face; :class:`~au
   signed-in user's public information) and ``POST /auth/access-token`` (a fresh access token for browser code,
   ``?refresh=true`` to refresh it now): same-origin only, ``no-store``, 401 JSON when signed out. See
   :mod:`authkit_adapters._endpoints` and ``docs/api-auth.md``.
+- ``auth_routes``: ``True`` (or a path prefix other than ``/auth``) serves the ready-made routes on any face,
+  with no framework code: ``GET /auth/sign-in`` and ``GET /auth/sign-up`` (query ``return_to``,
+  ``organization_id``, ``login_hint``) redirect to WorkOS; ``POST /auth/sign-out`` (``return_to``) ends the
+  session, CSRF-checked whatever ``csrf_protect_sign_out`` says (a cross-site request gets 403, the session kept).
 """
 
 
@@ -135,17 +139,15 @@ def _checked_sign_in_options(options: Mapping[str, object] | None) -> dict[str, 
     return given
 
 
-def _endpoint_prefix(option: bool | str) -> str | None:
-    """The prefix of the access-token endpoints: ``True`` is ``/auth``, a string is its own prefix (``/``-started,
-    no trailing ``/``), ``False`` none; anything else is a :class:`ConfigurationError`."""
+def _endpoint_prefix(option: bool | str, name: str) -> str | None:
+    """The prefix of a group of endpoints (option ``name``): ``True`` is ``/auth``, a string is its own prefix
+    (``/``-started, no trailing ``/``), ``False`` none; anything else is a :class:`ConfigurationError`."""
     if option is False:
         return None
     if option is True:
         return DEFAULT_PREFIX
     if not isinstance(option, str) or not option.startswith("/") or option.endswith("/") or "?" in option:
-        raise ConfigurationError(
-            "access_token_endpoints takes True or a path prefix such as '/auth'", variable="access_token_endpoints"
-        )
+        raise ConfigurationError(f"{name} takes True or a path prefix such as '/auth'", variable=name)
     return option
 
 
@@ -179,6 +181,7 @@ class MiddlewareCore:
         csrf_protect_sign_out: bool = False,
         accept_bearer: bool = False,
         access_token_endpoints: bool | str = False,
+        auth_routes: bool | str = False,
     ) -> None:
         self.authkit = authkit if authkit is not None else AuthKit()
         self.middleware_auth = middleware_auth
@@ -198,7 +201,11 @@ class MiddlewareCore:
         self.callback_path = urlsplit(redirect_uri or self.authkit.config.redirect_uri).path or "/"
         self._redirect_origin = normalize_origin(redirect_uri or self.authkit.config.redirect_uri)
         #: The paths the middleware answers itself (the callback; the access-token endpoints when enabled).
-        self.endpoints = endpoint_table(self, _endpoint_prefix(access_token_endpoints))
+        self.endpoints = endpoint_table(
+            self,
+            _endpoint_prefix(access_token_endpoints, "access_token_endpoints"),
+            _endpoint_prefix(auth_routes, "auth_routes"),
+        )
         # the origins already warned about (bounded: one line per origin, not per request)
         self._warned_origins: set[str] = set()
 

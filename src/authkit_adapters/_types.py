@@ -177,3 +177,4 @@ class AuthKitOptions(TypedDict, total=False):
     csrf_protect_sign_out: bool
     accept_bearer: bool
     access_token_endpoints: bool | str
+    auth_routes: bool | str

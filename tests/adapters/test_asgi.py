@@ -45,6 +45,7 @@ from .conftest import (
     sign_in,
     sign_in_options,
 )
+from .route_scenarios import AuthRouteScenarios
 
 
 def user_json(info: Any) -> dict[str, Any]:
@@ -264,7 +265,7 @@ def site(server: tuple[Switch, str, AuthKit], workos_emulator: Any) -> Site:
     return Site(server, workos_emulator, authkit.AuthKitMiddleware, app)
 
 
-class TestStarlette(Scenarios, BearerScenarios, AccessTokenScenarios):
+class TestStarlette(Scenarios, BearerScenarios, AccessTokenScenarios, AuthRouteScenarios):
     """The shared scenarios, under asyncio (uvicorn) and trio (hypercorn)."""
 
     def test_sync_endpoint_uses_the_blocking_functions(self, site: Site) -> None:

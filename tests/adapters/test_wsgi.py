@@ -31,6 +31,7 @@ from .conftest import (
     sign_in,
     sign_in_options,
 )
+from .route_scenarios import AuthRouteScenarios
 
 
 def user_json(info: Any) -> dict[str, Any]:
@@ -190,7 +191,7 @@ def site(server: tuple[Switch, str, AuthKit], workos_emulator: Any) -> Site:
     return Site(server, workos_emulator, authkit.AuthKitWSGIMiddleware, app)
 
 
-class TestFlask(Scenarios, BearerScenarios, AccessTokenScenarios):
+class TestFlask(Scenarios, BearerScenarios, AccessTokenScenarios, AuthRouteScenarios):
     """The shared scenarios, through Flask on wsgiref."""
 
     def test_streamed_body_sees_the_request(self, site: Site) -> None:

@@ -172,6 +172,25 @@ def test_options_come_from_settings(site: Served) -> None:
         assert client.get("/account").json()["email"] == ALICE
 
 
+def test_the_middleware_endpoints_on_django(site: Served, workos_emulator: Any) -> None:
+    """The endpoint table serves Django too, with no Django code of its own: the ready-made routes, the
+    access-token endpoints, and accept_bearer from settings.AUTHKIT."""
+    mount_with_settings(site, auth_routes=True, access_token_endpoints=True, accept_bearer=True)
+    same_origin = {**JSON, "Sec-Fetch-Site": "same-origin"}
+    with site.browser() as client:
+        first = client.get("/auth/sign-in", params={"return_to": "/account"})
+        assert first.status_code == 307
+        assert client.get(authorize(first.headers["location"])).headers["location"] == "/account"
+        token = client.post("/auth/access-token", headers=same_origin)
+        assert token.status_code == 200 and token.headers["cache-control"] == NO_STORE_CACHE_CONTROL
+        access = token.json()["access_token"]
+        assert client.post("/auth/user", headers=same_origin).json()["user"]["email"] == ALICE
+        with site.browser() as api:  # the token alone, no cookie
+            assert api.get("/account", headers=_bearer(access)).status_code == 200
+        assert client.post("/auth/sign-out", headers={"Sec-Fetch-Site": "same-origin"}).status_code == 303
+        assert client.post("/auth/access-token", headers=same_origin).status_code == 401
+
+
 # --- bearer access tokens: the accept_bearer decorator and Django REST Framework ------------------------------------
 
 
