@@ -17,6 +17,14 @@ $(BIN)/.installed: pyproject.toml
 
 venv: $(BIN)/.installed
 
+# `make demo` installs only what the demo needs (a first run takes seconds, with pip's progress shown); `make test`
+# installs everything (its own stamp), into the same .venv.
+$(BIN)/.demo-installed: pyproject.toml
+	@echo "== creating .venv and installing the demo's packages (authkit-session[demo])"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --progress-bar on --disable-pip-version-check -e '.[demo]'
+	touch $@
+
 $(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 
@@ -27,7 +35,7 @@ node-deps: $(NODE_DIR)/node_modules/.package-lock.json $(BENCH_NODE_DIR)/node_mo
 
 DEMO_ARGS ?=
 
-demo: venv
+demo: $(BIN)/.demo-installed
 	$(BIN)/python -m examples.demo $(DEMO_ARGS)
 
 walkthrough: venv
