@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SMOKE = r'''
+SMOKE = r"""
 import json, pathlib, sys
 import authkit_core, authkit_adapters
 from authkit_core import AuthKit, AuthKitConfig, UserInfo, Organization, BearerRequestError
@@ -47,7 +47,7 @@ with EmulatorServer(Emulator()) as server:
     assert json.loads(out) == {"email": "alice@example.com"}, out
     kit.close()
 print("wheel smoke ok")
-'''
+"""
 
 
 def run(*args: str | Path, cwd: Path) -> str:
