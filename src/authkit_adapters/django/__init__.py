@@ -167,7 +167,9 @@ class AuthKitMiddleware(MiddlewareCore):
 
     def _handle(self, request: HttpRequest) -> Flow[HttpResponseBase]:
         info = _request_info(request)
-        ctx, early = yield from self.begin(info.path, info.cookies, info)
+        # the warm path of the other faces: a session (or bearer token) authenticated a moment ago costs no flow
+        warm = self.begin_warm(info.path, info.cookies, lambda: info)
+        ctx, early = (warm, None) if warm is not None else (yield from self.begin(info.path, info.cookies, info))
         if early is not None:
             return _django_response(early)
         holder = getattr(request, "scope", None)
