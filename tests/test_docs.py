@@ -77,6 +77,8 @@ def test_included_files_are_shown_verbatim(page: Path) -> None:
 def test_the_quickstarts_include_their_complete_examples() -> None:
     included = {m["path"] for page in PAGES for m in includes(page.read_text())}
     for example in (
+        "examples/minimal/fastapi_app.py",
+        "examples/minimal/flask_app.py",
         "examples/fastapi_app/app.py",
         "examples/starlette_app/app.py",
         "examples/flask_app/app.py",
