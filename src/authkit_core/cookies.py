@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -76,7 +77,7 @@ class _ParseMemo:
     _SIZE = 1024
 
     def __init__(self) -> None:
-        self._entries: dict[str | bytes, tuple[str | bytes, Mapping[str, str]]] = {}
+        self._entries: OrderedDict[str | bytes, tuple[str | bytes, Mapping[str, str]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def parse(self, header: str | bytes) -> Mapping[str, str]:
@@ -88,8 +89,8 @@ class _ParseMemo:
         parsed = _parse([text])
         with self._lock:
             self._entries[key] = (header, parsed)
-            while len(self._entries) > self._SIZE:
-                del self._entries[next(iter(self._entries))]
+            while len(self._entries) > self._SIZE:  # O(1): a dict's first key gets slower to find as it churns
+                self._entries.popitem(last=False)
         return parsed
 
 

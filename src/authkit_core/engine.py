@@ -252,7 +252,7 @@ class AuthKit:
         self._infos: OrderedDict[str, tuple[Session, UserInfo]] = OrderedDict()
         self._infos_lock = threading.Lock()
         # Recently authenticated cookies of a cookie-only store: value -> (refresh due at, UserInfo, session).
-        self._warm: dict[str, tuple[float, UserInfo, LoadedSession]] = {}
+        self._warm: OrderedDict[str, tuple[float, UserInfo, LoadedSession]] = OrderedDict()
         # bearer tokens verified a moment ago: token -> (its exp, its UserInfo); see peek_bearer
         self._bearers: OrderedDict[str, tuple[float, UserInfo]] = OrderedDict()
         self.cache_results = cache_results
@@ -307,8 +307,8 @@ class AuthKit:
         due = float(exp) - buffer if buffer > 0 else float(exp)
         with self._infos_lock:
             self._warm[key] = (due, info, loaded)
-            while len(self._warm) > _WARM_ENTRIES:
-                del self._warm[next(iter(self._warm))]
+            while len(self._warm) > _WARM_ENTRIES:  # O(1), unlike deleting a dict's first key
+                self._warm.popitem(last=False)
 
     def peek_bearer(self, token: str) -> AuthResult | None:
         """What :meth:`verify_bearer` would answer for a token it verified a moment ago and that has not expired

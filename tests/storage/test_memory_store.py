@@ -110,15 +110,26 @@ def test_update_keeps_the_cookie_and_replaces_the_session() -> None:
     assert reloaded is not None and reloaded.session == newer
 
 
-def test_least_recently_used_entry_is_evicted() -> None:
+def test_least_recently_used_entry_is_evicted(caplog: pytest.LogCaptureFixture) -> None:
     store = bound(max_entries=3)
     a, b, c = (store.create(make_session(f"user_{i}")) for i in range(3))
     assert store.load(jar(a[1])).loaded is not None  # a is now the most recently used
-    d = store.create(make_session("user_3"))
-    assert len(store) == 3
+    assert store.evictions == 0
+    with caplog.at_level("WARNING", logger="authkit_session"):
+        d = store.create(make_session("user_3"))
+    assert len(store) == 3 and store.evictions == 1
     assert_not_found(store, jar(b[1]))
     for kept in (a, c, d):
         assert store.load(jar(kept[1])).loaded is not None
+    # the eviction is logged (a sign-out), once and then every 1,000th: the log does not grow with the load
+    [record] = [r for r in caplog.records if "evicted" in r.getMessage()]
+    assert "max_entries=3" in record.getMessage() and "signed out" in record.getMessage()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="authkit_session"):
+        for i in range(1000):
+            store.create(make_session(f"user_more_{i}"))
+    assert store.evictions == 1001
+    assert len([r for r in caplog.records if "evicted" in r.getMessage()]) == 1  # the 1,001st
 
 
 def test_entries_expire_after_their_ttl_and_update_extends_it() -> None:

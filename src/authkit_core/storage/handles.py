@@ -7,6 +7,7 @@ import functools
 import hashlib
 import secrets
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 
 from ..errors import SealError
@@ -17,7 +18,7 @@ __all__ = ["handle_id", "new_handle", "open_handle", "seal_handle"]
 #: How many opened cookie values, and how many sealed handles, are remembered (each).
 _REMEMBERED = 4096
 # handle -> (passwords, cookie value): a value sealed with the current sealing password, to send again
-_sealed: dict[str, tuple[tuple[tuple[str, str], ...], str]] = {}
+_sealed: OrderedDict[str, tuple[tuple[tuple[str, str], ...], str]] = OrderedDict()
 _sealed_lock = threading.Lock()
 
 
@@ -64,8 +65,8 @@ def _remember_sealed(handle: str, key: tuple[tuple[str, str], ...], value: str) 
     with _sealed_lock:
         _sealed.pop(handle, None)
         _sealed[handle] = (key, value)
-        while len(_sealed) > _REMEMBERED:
-            del _sealed[next(iter(_sealed))]
+        while len(_sealed) > _REMEMBERED:  # O(1), unlike deleting a dict's first key
+            _sealed.popitem(last=False)
 
 
 @functools.lru_cache(maxsize=64)

@@ -9,6 +9,7 @@ cannot bring the session back. Everything is lost when the process exits.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -21,13 +22,21 @@ from ..models import Session
 from .base import LoadedSession, LoadResult, SyncStoreMixin
 from .handles import handle_id, new_handle, open_handle, seal_handle
 
+logger = logging.getLogger("authkit_session")
+
 __all__ = ["MemorySessionStore"]
 
 
 class MemorySessionStore(SyncStoreMixin):
     """At most ``max_entries`` sessions (least recently used evicted first), each kept ``ttl_seconds`` after its
     last save (default: the cookie's max age). Sign-out and :meth:`revoke_user_sessions` end a session for good: a
-    refresh in flight cannot bring it back (see :meth:`update`)."""
+    refresh in flight cannot bring it back (see :meth:`update`).
+
+    An evicted session is a sign-out: that user's next request is signed out (and signs in again). Evictions are
+    counted (:attr:`evictions`) and logged on the ``authkit_session`` logger: a warning at the first one and at
+    every 1,000th after it, with the bound, so a store too small for its users shows in the logs. An entry costs
+    about 3.3 KB (measured by ``benchmarks/scale.py``: the session with its tokens and user), so the default bound
+    of 10,000 sessions is about 33 MB; size ``max_entries`` for the active users of one process."""
 
     shared = False
     #: The browser holds only a handle: refresh grants may use a replayable ``Idempotency-Key`` (see the engine).
@@ -53,6 +62,8 @@ class MemorySessionStore(SyncStoreMixin):
         # session, and a set per entry would cost more than the rest of the index.
         self._by_user: dict[str, str | set[str]] = {}
         self._config: AuthKitConfig | None = None
+        #: How many sessions were evicted to stay within ``max_entries`` (each one a sign-out).
+        self.evictions = 0
 
     def bind(self, config: AuthKitConfig) -> None:
         """Receive the configuration."""
@@ -130,6 +141,15 @@ class MemorySessionStore(SyncStoreMixin):
         self._index(session.user.id, key)
         while len(self._entries) > self.max_entries:
             self._drop(next(iter(self._entries)))
+            self.evictions += 1
+            if self.evictions % 1000 == 1:
+                logger.warning(
+                    "authkit: the memory session store is full (max_entries=%d): the least recently used session "
+                    "was evicted, and its user is signed out (%d evictions so far); raise max_entries or use a "
+                    "shared store",
+                    self.max_entries,
+                    self.evictions,
+                )
 
     def _put(self, key: str, session: Session) -> None:
         with self._lock:
