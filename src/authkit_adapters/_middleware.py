@@ -315,18 +315,22 @@ class MiddlewareCore:
         that builds it when needed): its context, and the response the middleware sends itself (the callback's, or
         a sign-in redirect when ``middleware_auth`` requires a session) or ``None`` to call the app."""
         ctx = RequestContext(self, info, websocket=websocket, cookies=cookies)
-        if self.accept_bearer:
+        endpoint = None if websocket else self.endpoints.get(path)
+        if self.accept_bearer and (endpoint is None or endpoint.authenticated):  # the callback is the callback
             token = bearer_token(ctx.info.headers.get("authorization"))
             if token is not None:  # the header wins: the cookie is neither read nor refreshed nor written
                 ctx.auth = yield engine_call(self.authkit, "verify_bearer", token)
-                return ctx, None if _is_signed_in(ctx.auth) else ctx.bearer_refusal()
+                if not _is_signed_in(ctx.auth):
+                    return ctx, ctx.bearer_refusal()
+                if endpoint is not None:
+                    return ctx, (yield from endpoint.flow(ctx))
+                return ctx, None
         ambiguous = self.authkit.ambiguous_cookie_names(cookies)
         if ambiguous and not websocket:  # expire every copy, whatever scope it was planted or left in
             config = self.authkit.config
             own = {(name, config.cookie_domain, "/") for name in ambiguous}
             expiries = expiries_for_every_scope(config, ambiguous, ctx.info.headers.get("host"), path)
             ctx.extra_cookies.extend(c for c in expiries if c.scope not in own)
-        endpoint = None if websocket else self.endpoints.get(path)
         if endpoint is not None and not endpoint.authenticated:  # the callback
             return ctx, (yield from endpoint.flow(ctx))
         ctx.auth = yield engine_call(self.authkit, "authenticate", cookies, refresh=not websocket)

@@ -124,6 +124,17 @@ class BearerScenarios:
         finally:
             site.emulator.access_token_ttl = 300
 
+    def test_the_middleware_endpoints_still_answer_a_bearer_request(self, site: Site) -> None:
+        """A bearer header does not hide the sign-in callback from the middleware (a bad callback is still its
+        400 page, not the app's), and the access-token endpoints answer for the token."""
+        site.mount(accept_bearer=True, access_token_endpoints=True)
+        token = token_for(site)
+        with site.client() as client:
+            callback = client.get("/callback?code=x&state=y", headers=bearer(token, PAGE))
+            assert callback.status_code == 400 and "Sign-in failed" in callback.text
+            user = client.post("/auth/user", headers={**bearer(token), "Sec-Fetch-Site": "same-origin"})
+            assert user.status_code == 200 and user.json()["user"]["id"] == "user_alice"
+
     def test_refresh_session_on_a_bearer_request_raises_a_typed_error(self, site: Site) -> None:
         site.mount(accept_bearer=True)
         with site.client() as client:
