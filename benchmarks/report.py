@@ -119,6 +119,27 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.2f}"
 
 
+def _users_lines(users: dict[str, Any] | None) -> list[str]:
+    """The many-users table: per store and N, microseconds per request and what stayed signed in."""
+    if not users:
+        return []
+    lines = [
+        "### Many users: `AuthKit.authenticate` over N distinct sessions (microseconds per request, in process)",
+        "",
+        "| store | N | round-robin median | mean | signed out | skewed median | mean | signed out | B / session |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for store, rows in users.items():
+        for r in rows:
+            lines.append(
+                f"| {store} | {r['sessions']:,} | {_us(r['round_robin_median_us'])} | {_us(r['round_robin_mean_us'])} "
+                f"| {r['round_robin_signed_out']:,} | {_us(r['skewed_median_us'])} | {_us(r['skewed_mean_us'])} "
+                f"| {r['skewed_signed_out']:,} | {r['bytes_per_session']:,.0f} |"
+            )
+    lines.append("")
+    return lines
+
+
 def _outage_lines(outage: dict[str, Any] | None) -> list[str]:
     """The outage table: per request latency with WorkOS stopped, circuit breaker off (before) and on (after)."""
     if not outage:
@@ -218,6 +239,7 @@ def markdown(results: dict[str, Any]) -> str:
             )
         lines.append("")
     lines += _outage_lines(results.get("outage"))
+    lines += _users_lines(results.get("users"))
     tp = results.get("throughput")
     if tp:
         lines += [

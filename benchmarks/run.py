@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import hotpath, outage, refresh, report, scale, throughput
+from . import hotpath, outage, refresh, report, scale, throughput, users
 from .common import Lab
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("hot", "refresh", "storm", "throughput", "scale", "outage")
+PARTS = ("hot", "refresh", "storm", "throughput", "scale", "outage", "users")
 
 
 def _ints(text: str) -> list[int]:
@@ -69,6 +69,8 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
             "outage_threads": 2,
             "outage_off_requests": 2,
             "outage_on_requests": 20,
+            "users_sizes": [1, 20],
+            "users_requests": 200,
         }
     else:
         s = {
@@ -90,6 +92,8 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
             "outage_threads": 8,
             "outage_off_requests": 64,
             "outage_on_requests": 4000,
+            "users_sizes": [1, 100, 1_000, 10_000, 50_000],
+            "users_requests": 20_000,
         }
     for key, value in (
         ("scale_sizes", args.scale_sizes),
@@ -168,6 +172,9 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
                 off_requests=s["outage_off_requests"],
                 on_requests=s["outage_on_requests"],
             )
+        if "users" in parts:
+            step("many users")
+            results["users"] = users.run(lab, sizes=s["users_sizes"], requests=s["users_requests"])
     results["meta"]["duration_s"] = time.time() - started
     paths = report.write(results, out_dir, docs)
     step("done: " + ", ".join(str(p) for p in paths.values()))

@@ -114,3 +114,14 @@ def test_outage(results: tuple[dict, Path]) -> None:
         assert entry["off"]["attempts_per_request"] == 1 + outage["settings"]["max_retries"]  # every retry, each time
         assert entry["on"]["attempts_per_request"] < 1  # held back after the first failures
     assert "### Outage" in (results[1] / "results.md").read_text()
+
+
+def test_many_users(results: tuple[dict, Path]) -> None:
+    users = results[0]["users"]
+    assert set(users) == {"cookie", "memory", "sqlite"}
+    for rows in users.values():
+        assert [r["sessions"] for r in rows] == [1, 20]
+        for r in rows:
+            assert r["round_robin_median_us"] > 0 and r["skewed_median_us"] > 0
+            assert r["round_robin_signed_out"] == r["skewed_signed_out"] == 0  # 20 sessions fit every bound
+    assert "### Many users" in (results[1] / "results.md").read_text()
