@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from authkit_core.bearer import bearer_token
 from authkit_core.cookies import expiries_for_every_scope
-from authkit_core.engine import AuthKit, AuthResult
+from authkit_core.engine import AuthKit, AuthResult, log_fields
 from authkit_core.errors import (
     AuthenticationError,
     AuthKitError,
@@ -358,10 +358,12 @@ class MiddlewareCore:
             yield engine_call(self.authkit, "save_session", result, response, ctx.cookies)
         except Exception as exc:
             code = exc.code if isinstance(exc, AuthKitError) else type(exc).__name__
+            fields = log_fields("sign_in_failed", code, exc.is_transient if isinstance(exc, AuthKitError) else None)
             if isinstance(exc, SignInCallbackError) and exc.code == "redirect_uri_mismatch":
-                logger.warning("authkit: sign-in callback failed: %s", exc)  # origins only: nothing secret
+                # origins only: nothing secret
+                logger.warning("authkit: sign-in callback failed: %s", exc, extra=fields)
             else:
-                logger.warning("authkit: sign-in callback failed: %s", code)
+                logger.warning("authkit: sign-in callback failed: %s", code, extra=fields)
             hook_result = None
             if self.on_error is not None:
                 try:

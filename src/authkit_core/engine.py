@@ -67,9 +67,23 @@ from .workos_api import (
     validate_api_key_flow,
 )
 
-__all__ = ["AuthKit", "AuthResult", "RefreshErrorCallback", "RefreshSuccessCallback"]
+__all__ = ["AuthKit", "AuthResult", "RefreshErrorCallback", "RefreshSuccessCallback", "log_fields"]
 
 logger = logging.getLogger("authkit_session")
+
+
+def log_fields(event: str, code: str | None = None, transient: bool | None = None) -> dict[str, Any]:
+    """The structured fields of an outcome's log record (``logger.warning(..., extra=log_fields(...))``), so a JSON
+    log formatter sees them as attributes: ``authkit_event`` (``refreshed``, ``refresh_failed``,
+    ``session_rejected``, ``storage_unavailable``, ``bearer_rejected``, ``sign_in_failed`` ...), ``authkit_code``
+    (the error's stable code) and ``authkit_transient``. Never a user id, email, token or handle."""
+    fields: dict[str, Any] = {"authkit_event": event}
+    if code is not None:
+        fields["authkit_code"] = code
+    if transient is not None:
+        fields["authkit_transient"] = transient
+    return fields
+
 
 #: Every signed-out answer shares this one (immutable) value.
 _SIGNED_OUT = NoUserInfo()
@@ -496,19 +510,28 @@ class AuthKit:
         if ambiguous:
             logger.warning(
                 "authkit: the session cookie came twice with different values (a planted or stale copy): "
-                "the request is signed out and every copy expired"
+                "the request is signed out and every copy expired",
+                extra=log_fields("session_rejected", "ambiguous_session_cookie", False),
             )
             expiries = [expired_cookie(self.config, name) for name in ambiguous]
             return AuthResult(_SIGNED_OUT, cookies=expiries, reason="ambiguous_session_cookie")
         try:
             load: LoadResult = yield _Store("load", (cookies,))
         except SessionError as exc:  # storage outage: keep the cookie, serve signed out this time
-            logger.warning("authkit: session store unavailable: %s", exc.code)
+            logger.warning(
+                "authkit: session store unavailable: %s",
+                exc.code,
+                extra=log_fields("storage_unavailable", exc.code, True),
+            )
             return AuthResult(_SIGNED_OUT, error=exc)
         result = AuthResult(_SIGNED_OUT, cookies=list(load.cookies), reason=load.reason)
         if load.loaded is None:
             if load.reason:
-                logger.info("authkit: session cookie rejected: %s", load.reason)
+                logger.info(
+                    "authkit: session cookie rejected: %s",
+                    load.reason,
+                    extra=log_fields("session_rejected", load.reason),
+                )
             return result
         loaded = load.loaded
         current: UserInfo | None = None
@@ -521,14 +544,22 @@ class AuthKit:
             # inside the refetch cooldown), is refreshed: the refresh needs no JWKS and the seal proves the cookie
             # is ours. Anything else (bad signature, another user's token) ends the session.
             if exc.code not in ("token_expired", "unknown_key"):
-                logger.info("authkit: access token rejected: %s", exc.code)
+                logger.info(
+                    "authkit: access token rejected: %s",
+                    exc.code,
+                    extra=log_fields("session_rejected", exc.code, False),
+                )
                 result.add_cookies((yield _Store("delete", (loaded, cookies))))
                 result.reason = exc.code
                 return result
         except AuthKitError as exc:  # JWKS unreachable and no usable keys: keep the session, try later
             if not exc.is_transient:
                 raise
-            logger.warning("authkit: cannot verify the access token now: %s", exc.code)
+            logger.warning(
+                "authkit: cannot verify the access token now: %s",
+                exc.code,
+                extra=log_fields("verify_failed", exc.code, True),
+            )
             result.loaded, result.error = loaded, exc
             return result
         result.loaded = loaded
@@ -599,9 +630,15 @@ class AuthKit:
                     error.code,
                     self._api_host,
                     f"; next attempt for this session in {result.retry_after} s" if result.retry_after else "",
+                    extra=log_fields("refresh_failed", error.code, True),
                 )
             else:
-                logger.warning("authkit: session refresh failed: %s (transient: %s)", error.code, error.is_transient)
+                logger.warning(
+                    "authkit: session refresh failed: %s (transient: %s)",
+                    error.code,
+                    error.is_transient,
+                    extra=log_fields("refresh_failed", error.code, error.is_transient),
+                )
             if self.on_session_refresh_error is not None:
                 yield _Callback(self.on_session_refresh_error, (error, error.is_transient))
             result.error = error
@@ -619,6 +656,7 @@ class AuthKit:
             return result
         result.loaded, result.user_info, result.refreshed, result.error = new_loaded, info, True, None
         result.add_cookies(new_cookies)
+        logger.debug("authkit: session refreshed", extra=log_fields("refreshed"))
         if self.on_session_refresh_success is not None:
             yield _Callback(self.on_session_refresh_success, (info,))
         return result
@@ -739,12 +777,17 @@ class AuthKit:
             claims = yield _Verify(token)
             info = user_info_from_claims(self.config, token, claims)
         except TokenError as exc:
-            logger.info("authkit: bearer token rejected: %s", exc.code)
+            fields = log_fields("bearer_rejected", exc.code, False)
+            logger.info("authkit: bearer token rejected: %s", exc.code, extra=fields)
             return AuthResult(_SIGNED_OUT, error=exc, reason=exc.code, bearer=True)
         except AuthKitError as exc:  # JWKS unreachable and no usable keys
             if not exc.is_transient:
                 raise
-            logger.warning("authkit: cannot verify the bearer token now: %s", exc.code)
+            logger.warning(
+                "authkit: cannot verify the bearer token now: %s",
+                exc.code,
+                extra=log_fields("verify_failed", exc.code, True),
+            )
             return AuthResult(_SIGNED_OUT, error=exc, bearer=True)
         self._remember_bearer(token, info, claims)
         return AuthResult(info, bearer=True)
