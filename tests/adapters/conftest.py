@@ -886,6 +886,18 @@ SIGN_IN_OPTION_NAMES = (
 SENSITIVE_MAX_AGE = 300
 
 
+def user_json(info: Any) -> dict[str, Any]:
+    """What the test apps of every face answer about the request's user (``UserInfo`` or ``NoUserInfo``)."""
+    return {
+        "email": info.user.email if info.user else None,
+        "id": info.user.id if info.user else None,
+        "org": info.organization_id,
+        "permissions": list(info.permissions or ()),
+        "sid": info.session_id,
+        "role": info.role,
+    }
+
+
 def sign_in_options(query: Any) -> dict[str, Any]:
     """The sign-in options in a request's query (``max_age`` as an int)."""
     out: dict[str, Any] = {name: query[name] for name in SIGN_IN_OPTION_NAMES if name in query}

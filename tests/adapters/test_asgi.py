@@ -44,19 +44,9 @@ from .conftest import (
     set_cookies,
     sign_in,
     sign_in_options,
+    user_json,
 )
 from .route_scenarios import AuthRouteScenarios
-
-
-def user_json(info: Any) -> dict[str, Any]:
-    return {
-        "email": info.user.email if info.user else None,
-        "id": info.user.id if info.user else None,
-        "org": info.organization_id,
-        "permissions": list(info.permissions or ()),
-        "sid": info.session_id,
-        "role": info.role,
-    }
 
 
 async def home(request: Request) -> Response:

@@ -7,25 +7,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.urls import path
 
-from adapters.conftest import SENSITIVE_MAX_AGE, sign_in_options
+from adapters.conftest import SENSITIVE_MAX_AGE, sign_in_options, user_json
 from authkit_adapters import wsgi as authkit
 from authkit_core.errors import BearerRequestError, TokenRefreshError
-
-
-def user_json(info: Any) -> dict[str, Any]:
-    return {
-        "email": info.user.email if info.user else None,
-        "id": info.user.id if info.user else None,
-        "org": info.organization_id,
-        "permissions": list(info.permissions or ()),
-        "sid": info.session_id,
-        "role": info.role,
-    }
 
 
 def home(request: HttpRequest) -> HttpResponse:

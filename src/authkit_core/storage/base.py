@@ -38,6 +38,7 @@ revocation or an expiry while a lease is held), on the sync and the async method
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,7 +48,14 @@ from ..config import AuthKitConfig
 from ..cookies import SetCookie
 from ..models import Session
 
-__all__ = ["LoadResult", "LoadedSession", "ServerSideSessionStore", "SessionStore", "SyncStoreMixin"]
+__all__ = [
+    "LoadResult",
+    "LoadedSession",
+    "ServerSideSessionStore",
+    "SessionStore",
+    "SyncStoreMixin",
+    "running_on_asyncio",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,3 +240,13 @@ class SyncStoreMixin(ABC):
     async def arelease_lease(self, loaded: LoadedSession, owner: str) -> None:
         """Same as :meth:`release_lease`."""
         self.release_lease(loaded, owner)
+
+
+def running_on_asyncio() -> bool:
+    """Whether the caller runs in an asyncio event loop (a store's async methods then use its asyncio driver or
+    client; under trio, or with none, they run the blocking methods in a worker thread)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

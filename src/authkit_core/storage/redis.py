@@ -36,7 +36,7 @@ from ..config import AuthKitConfig
 from ..cookies import SetCookie, expired_cookie, session_cookie
 from ..errors import ConfigurationError, SealError, SessionError, SessionUnavailableError
 from ..models import Session
-from .base import LoadedSession, LoadResult
+from .base import LoadedSession, LoadResult, running_on_asyncio
 from .handles import handle_id, new_handle, open_handle, seal_handle
 from .redis_scripts import ACQUIRE, CREATE, DELETE, RELEASE, UPDATE
 from .sealed_payload import decrypt_session, encrypt_session, lease_owner
@@ -275,8 +275,8 @@ class RedisSessionStore:
 
     def _async_client(self) -> _Client | None:
         if self._async is not None:
-            return self._async if _on_asyncio() else None
-        if self._url is None or not _on_asyncio():
+            return self._async if running_on_asyncio() else None
+        if self._url is None or not running_on_asyncio():
             return None
         loop = asyncio.get_running_loop()
         client = self._loop_clients.get(loop)
@@ -540,17 +540,9 @@ class RedisSessionStore:
 
     async def aclose(self) -> None:
         """Close the asyncio client of the running event loop if the store built it from a URL."""
-        if self._url is None or not _on_asyncio():
+        if self._url is None or not running_on_asyncio():
             return
         client = self._loop_clients.pop(asyncio.get_running_loop(), None)
         if client is not None:
             await client.client.aclose()
             await client.client.connection_pool.disconnect()
-
-
-def _on_asyncio() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True

@@ -35,7 +35,7 @@ from ..config import AuthKitConfig
 from ..cookies import SetCookie, expired_cookie, session_cookie
 from ..errors import ConfigurationError, SealError, SessionError
 from ..models import Session
-from .base import LoadedSession, LoadResult
+from .base import LoadedSession, LoadResult, running_on_asyncio
 from .handles import handle_id, new_handle, open_handle, seal_handle
 from .sealed_payload import decrypt_session, encrypt_session, lease_owner, session_id_of
 from .sql_exec import (
@@ -48,7 +48,6 @@ from .sql_exec import (
     _granted,
     _is_async_engine,
     _nothing,
-    _on_asyncio,
     _prepare_engine,
     _rowcount,
     _Step,
@@ -182,7 +181,7 @@ class SQLSessionStore:
     async def _arun(self, work: _Work[T]) -> T:
         if isinstance(work, _Done):
             return work.value
-        if self._aengine is None or not _on_asyncio():
+        if self._aengine is None or not running_on_asyncio():
             return await anyio.to_thread.run_sync(self._run, work)
         try:
             async with self._aengine.connect() as conn:

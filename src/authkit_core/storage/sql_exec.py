@@ -4,7 +4,6 @@ an answer found without the database, :class:`_Done`), the sync executor's short
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import sys
@@ -58,14 +57,6 @@ def _create_async_engine(url: URL) -> AsyncEngine:
             "pip install 'sqlalchemy[asyncio]' (greenlet)"
         ) from None
     return create_async_engine(url, **_OWN_ENGINE_OPTIONS)
-
-
-def _on_asyncio() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
