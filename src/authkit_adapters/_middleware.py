@@ -22,6 +22,7 @@ from authkit_core.errors import (
     OAuthError,
     WorkOSAPIError,
 )
+from authkit_core.events import SignedIn, SignInFailed
 from authkit_core.flow import Flow
 from authkit_core.models import AuthenticationResponse, NoUserInfo
 from authkit_core.paths import PathPatterns
@@ -358,6 +359,8 @@ class MiddlewareCore:
             yield engine_call(self.authkit, "save_session", result, response, ctx.cookies)
         except Exception as exc:
             code = exc.code if isinstance(exc, AuthKitError) else type(exc).__name__
+            if self.authkit.events:
+                self.authkit.events.emit(SignInFailed(code))
             fields = log_fields("sign_in_failed", code, exc.is_transient if isinstance(exc, AuthKitError) else None)
             if isinstance(exc, SignInCallbackError) and exc.code == "redirect_uri_mismatch":
                 # origins only: nothing secret
@@ -372,6 +375,8 @@ class MiddlewareCore:
                     logger.exception("authkit: the on_error hook failed")
             return self._callback_failure(ctx, exc, hook_result)
         ctx.auth = result
+        if self.authkit.events:
+            self.authkit.events.emit(SignedIn())
         if isinstance(outcome, Response):
             self.log("sign-in completed: on_success answered %d", outcome.status)
             return Response(outcome.status, ctx.decorate(outcome.headers, force_cache_headers=True), outcome.body)

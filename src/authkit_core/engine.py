@@ -52,6 +52,7 @@ from .errors import (
     TokenRefreshError,
     WorkOSAPIError,
 )
+from .events import EventChannel, RefreshCoalesced, RefreshFailed, RefreshGranted, SessionEnded
 from .flow import Flow, Sleep, run_async, run_sync
 from .jwks import AsyncJWKSCache, JWKSCache
 from .models import AuthenticationResponse, NoUserInfo, Session, UserInfo
@@ -183,16 +184,38 @@ class _Callback:
 
 @dataclass(frozen=True, slots=True)
 class _SingleFlight:
-    """Run ``make_flow()`` once per ``key`` across concurrent callers in this process; all get its result."""
+    """Run ``make_flow()`` once per ``key`` across concurrent callers in this process; all get its result.
+    ``followed`` is called in a caller that got another's result instead of running it."""
 
     key: str
     make_flow: Callable[[], Flow[Any]]
+    followed: Callable[[], None] | None = None
 
     def run_sync(self, io: _SyncIO) -> Any:
-        return io.flights.do(self.key, lambda: run_sync(self.make_flow(), io))
+        led = False
+
+        def lead() -> Any:
+            nonlocal led
+            led = True
+            return run_sync(self.make_flow(), io)
+
+        result = io.flights.do(self.key, lead)
+        if not led and self.followed is not None:
+            self.followed()
+        return result
 
     async def run_async(self, io: _AsyncIO) -> Any:
-        return await io.flights.do(self.key, lambda: run_async(self.make_flow(), io))
+        led = False
+
+        async def lead() -> Any:
+            nonlocal led
+            led = True
+            return await run_async(self.make_flow(), io)
+
+        result = await io.flights.do(self.key, lead)
+        if not led and self.followed is not None:
+            self.followed()
+        return result
 
 
 @dataclass(slots=True)
@@ -273,6 +296,8 @@ class AuthKit:
         self._warm_key: Callable[[Mapping[str, str]], str | None] | None = (
             getattr(self.store, "cache_key", None) if cache_results else None
         )
+        #: The event channel (see :mod:`authkit_core.events`): subscribe to observe refreshes, sign-outs ...
+        self.events = EventChannel()
         self._sync_io: _SyncIO | None = None
         self._async_io: _AsyncIO | None = None
         # Stores whose refresh tokens never come from the browser (memory, SQL) get replayable refresh grants.
@@ -514,6 +539,8 @@ class AuthKit:
                 extra=log_fields("session_rejected", "ambiguous_session_cookie", False),
             )
             expiries = [expired_cookie(self.config, name) for name in ambiguous]
+            if self.events:
+                self.events.emit(SessionEnded("ambiguous_session_cookie"))
             return AuthResult(_SIGNED_OUT, cookies=expiries, reason="ambiguous_session_cookie")
         try:
             load: LoadResult = yield _Store("load", (cookies,))
@@ -526,6 +553,8 @@ class AuthKit:
             return AuthResult(_SIGNED_OUT, error=exc)
         result = AuthResult(_SIGNED_OUT, cookies=list(load.cookies), reason=load.reason)
         if load.loaded is None:
+            if load.reason and self.events:
+                self.events.emit(SessionEnded(load.reason))
             if load.reason:
                 logger.info(
                     "authkit: session cookie rejected: %s",
@@ -551,6 +580,8 @@ class AuthKit:
                 )
                 result.add_cookies((yield _Store("delete", (loaded, cookies))))
                 result.reason = exc.code
+                if self.events:
+                    self.events.emit(SessionEnded(exc.code))
                 return result
         except AuthKitError as exc:  # JWKS unreachable and no usable keys: keep the session, try later
             if not exc.is_transient:
@@ -618,7 +649,9 @@ class AuthKit:
             retries = breaker.max_retries(retries, needed=explicit or not isinstance(result.user_info, UserInfo))
         try:
             new_loaded, new_cookies = yield _SingleFlight(
-                key, lambda: self._refresh_leader_flow(loaded, organization_id, explicit, backoff_key, retries)
+                key,
+                lambda: self._refresh_leader_flow(loaded, organization_id, explicit, backoff_key, retries),
+                self._coalesced_in_process if self.events else None,
             )
             info = user_info_from_session(new_loaded.session, get_token_claims(new_loaded.session.access_token))
         except AuthKitError as exc:
@@ -639,6 +672,8 @@ class AuthKit:
                     error.is_transient,
                     extra=log_fields("refresh_failed", error.code, error.is_transient),
                 )
+            if self.events:
+                self.events.emit(RefreshFailed(error.code, error.is_transient))
             if self.on_session_refresh_error is not None:
                 yield _Callback(self.on_session_refresh_error, (error, error.is_transient))
             result.error = error
@@ -652,6 +687,8 @@ class AuthKit:
                 except SessionError:
                     logger.warning("authkit: could not delete the ended session from the store")
                 result.user_info, result.loaded, result.reason = _SIGNED_OUT, None, error.code
+                if self.events:
+                    self.events.emit(SessionEnded(error.code))
             # transient: the session is kept; a still-valid token keeps serving this request
             return result
         result.loaded, result.user_info, result.refreshed, result.error = new_loaded, info, True, None
@@ -690,6 +727,7 @@ class AuthKit:
         re-read: a refresh costs the lease and the save. A refusal there means "another process holds the lease"
         or "the session changed since it was read"; one re-read tells which."""
         owner = uuid.uuid4().hex
+        started = time.perf_counter()
         old_refresh = loaded.session.refresh_token
         deadline = self.clock() + self.lease_wait_seconds
         delay = 0.02
@@ -708,7 +746,7 @@ class AuthKit:
                     raise TokenRefreshError("the session no longer exists", code="session_not_found")
                 if latest.version != current.version:  # changed since read: reuse it, or lease it as it is now
                     if _refreshed_since(latest, old_refresh, organization_id) and not explicit:
-                        return latest, []
+                        return self._from_another_process(latest)
                     current = latest
                     continue
             # Another process is refreshing this session: wait for its result rather than race it.
@@ -718,7 +756,7 @@ class AuthKit:
             if latest is None:
                 raise SessionError("the session ended while waiting for its refresh", code="session_not_found")
             if _refreshed_since(latest, old_refresh, organization_id):
-                return latest, []
+                return self._from_another_process(latest)
             current = latest
         try:
             if not (checks_version and current.version is not None):  # the lease does not prove it current
@@ -728,7 +766,7 @@ class AuthKit:
                 current = reloaded
                 if _refreshed_since(current, old_refresh, organization_id) and not explicit:
                     yield _Store("release_lease", (current, owner))
-                    return current, []
+                    return self._from_another_process(current)
             org = organization_id or _org_id(current.session)
             token = current.session.refresh_token
             # Where the tokens live server-side, every attempt to spend this token sends the same key, so a grant
@@ -746,11 +784,13 @@ class AuthKit:
                 latest = yield from self._reload_quietly(current)
                 if latest is not None and _refreshed_since(latest, current.session.refresh_token, organization_id):
                     logger.info("authkit: refresh refused, but another process had refreshed the session")
-                    return latest, []
+                    return self._from_another_process(latest)
                 raise
             saved: tuple[LoadedSession, list[SetCookie]] = yield _Store(
                 "update", (current, response.to_session(), owner)
             )
+            if self.events:
+                self.events.emit(RefreshGranted(time.perf_counter() - started))
             return saved
         except Exception:
             try:
@@ -766,6 +806,15 @@ class AuthKit:
         except SessionError:
             return None
         return current
+
+    def _coalesced_in_process(self) -> None:
+        self.events.emit(RefreshCoalesced("process"))
+
+    def _from_another_process(self, latest: LoadedSession) -> tuple[LoadedSession, list[SetCookie]]:
+        """The session another process refreshed while this one waited for its lease: used as it is."""
+        if self.events:
+            self.events.emit(RefreshCoalesced("processes"))
+        return latest, []
 
     def _bearer_flow(self, token: str) -> Flow[AuthResult]:
         warm = self.peek_bearer(token)
@@ -848,6 +897,8 @@ class AuthKit:
         session = result.session
         result.add_cookies((yield _Store("delete", (result.loaded, cookies))))
         result.loaded, result.user_info = None, _SIGNED_OUT
+        if session is not None and self.events:
+            self.events.emit(SessionEnded("sign_out"))
         sid = _sid(session) if session is not None else None
         # the return URL is checked like every redirect target (WorkOS's allow-list is a second line, not the only one)
         return logout_url(self.config, sid, absolute_return_url(self.config, return_to)) if sid else None
