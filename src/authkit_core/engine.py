@@ -24,15 +24,11 @@ Failure policy (the same as authkit-nextjs, plus coordination):
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import logging
 import threading
 import time
-import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,206 +37,35 @@ import httpx
 from .bearer import user_info_from_claims
 from .breaker import CircuitBreaker
 from .config import AuthKitConfig
-from .cookies import SetCookie, expired_cookie
+from .cookies import expired_cookie
 from .coordination import AsyncSingleFlight, SingleFlight
-from .errors import (
-    AuthKitError,
-    ProviderBackoffError,
-    SessionError,
-    SessionUnavailableError,
-    TokenError,
-    TokenRefreshError,
-    WorkOSAPIError,
-)
-from .events import EventChannel, RefreshCoalesced, RefreshFailed, RefreshGranted, SessionEnded
-from .flow import Flow, Sleep, run_async, run_sync
+from .engine_effects import _AsyncIO, _Store, _SyncIO, _Verify
+from .errors import AuthKitError, ProviderBackoffError, SessionError, TokenError
+from .events import EventChannel, SessionEnded
+from .flow import Flow, run_async, run_sync
 from .jwks import AsyncJWKSCache, JWKSCache
-from .models import AuthenticationResponse, NoUserInfo, Session, UserInfo
+from .models import AuthenticationResponse, Session, UserInfo
 from .redirects import absolute_return_url
+from .refresh import RefreshErrorCallback, RefreshFlows, RefreshSuccessCallback, _sid
+from .results import _SIGNED_OUT, AuthResult, log_fields
 from .storage.base import LoadedSession, LoadResult, SessionStore
 from .storage.cookie import CookieSessionStore, chunk_names
 from .tokens import get_token_claims, needs_refresh, refresh_buffer, user_info_from_session
-from .workos_api import (
-    authenticate_with_code_flow,
-    authenticate_with_refresh_token_flow,
-    logout_url,
-    refresh_idempotency_key,
-    validate_api_key_flow,
-)
+from .workos_api import authenticate_with_code_flow, logout_url, validate_api_key_flow
 
 __all__ = ["AuthKit", "AuthResult", "RefreshErrorCallback", "RefreshSuccessCallback", "log_fields"]
 
 logger = logging.getLogger("authkit_session")
 
 
-def log_fields(event: str, code: str | None = None, transient: bool | None = None) -> dict[str, Any]:
-    """The structured fields of an outcome's log record (``logger.warning(..., extra=log_fields(...))``), so a JSON
-    log formatter sees them as attributes: ``authkit_event`` (``refreshed``, ``refresh_failed``,
-    ``session_rejected``, ``storage_unavailable``, ``bearer_rejected``, ``sign_in_failed`` ...), ``authkit_code``
-    (the error's stable code) and ``authkit_transient``. Never a user id, email, token or handle."""
-    fields: dict[str, Any] = {"authkit_event": event}
-    if code is not None:
-        fields["authkit_code"] = code
-    if transient is not None:
-        fields["authkit_transient"] = transient
-    return fields
-
-
-#: Every signed-out answer shares this one (immutable) value.
-_SIGNED_OUT = NoUserInfo()
 #: How many recently authenticated cookies :meth:`AuthKit.peek` remembers.
 _WARM_ENTRIES = 2048
 
-#: ``on_session_refresh_success(user_info)``; may be a coroutine function on the async face.
-RefreshSuccessCallback = Callable[[UserInfo], Any]
-#: ``on_session_refresh_error(error, is_transient)``; may be a coroutine function on the async face.
-RefreshErrorCallback = Callable[[TokenRefreshError, bool], Any]
+
+# --- the engine (its refresh flows are in refresh.py, its effects in engine_effects.py) -------------------
 
 
-@dataclass(slots=True)
-class AuthResult:
-    """The authentication state of one request, and the cookies its response must carry."""
-
-    user_info: UserInfo | NoUserInfo
-    loaded: LoadedSession | None = None
-    cookies: list[SetCookie] = field(default_factory=list)
-    #: The error met on the way (a transient refresh failure, a JWKS outage ...), if any.
-    error: AuthKitError | None = None
-    #: Whether the session was refreshed while handling this request.
-    refreshed: bool = False
-    #: Why the request is signed out although it carried a cookie (``invalid_seal``, ``token_expired`` ...).
-    reason: str | None = None
-    #: After a transient refresh failure (or one held back by the circuit breaker): in how many seconds the session
-    #: may be refreshed again, when the breaker knows.
-    retry_after: int | None = None
-    #: Whether the request was authenticated by an ``Authorization: Bearer`` access token
-    #: (:meth:`AuthKit.verify_bearer`) rather than a session: there is no session to refresh, switch or sign out.
-    bearer: bool = False
-
-    @property
-    def session(self) -> Session | None:
-        """The stored session, when signed in."""
-        return None if self.loaded is None else self.loaded.session
-
-    def add_cookies(self, cookies: Iterable[SetCookie]) -> None:
-        """Add cookies to write; a later write of a cookie (a name in one scope: domain and path) replaces an
-        earlier one."""
-        new = list(cookies)
-        scopes = {c.scope for c in new}
-        self.cookies = [c for c in self.cookies if c.scope not in scopes] + new
-
-
-# --- effects: the engine's I/O, each a one-line call into the shell's resources -------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Store:
-    """Call ``store.<method>`` (sync) or ``store.a<method>`` (async)."""
-
-    method: str
-    args: tuple[Any, ...]
-
-    def run_sync(self, io: _SyncIO) -> Any:
-        return getattr(io.store, self.method)(*self.args)
-
-    async def run_async(self, io: _AsyncIO) -> Any:
-        return await getattr(io.store, "a" + self.method)(*self.args)
-
-
-@dataclass(frozen=True, slots=True)
-class _Verify:
-    """Verify an access token against the cached JWKS; the result is its claims."""
-
-    token: str
-
-    def run_sync(self, io: _SyncIO) -> dict[str, Any]:
-        return io.jwks.verify(self.token)
-
-    async def run_async(self, io: _AsyncIO) -> dict[str, Any]:
-        return await io.jwks.verify(self.token)
-
-
-@dataclass(frozen=True, slots=True)
-class _Callback:
-    """Call a user callback (awaiting it on the async face when it returns an awaitable). Errors are logged."""
-
-    fn: Callable[..., Any]
-    args: tuple[Any, ...]
-
-    def run_sync(self, io: object) -> None:
-        try:
-            self.fn(*self.args)
-        except Exception:
-            logger.exception("authkit: session refresh callback failed")
-
-    async def run_async(self, io: object) -> None:
-        try:
-            result = self.fn(*self.args)
-            if inspect.isawaitable(result):
-                await result
-        except Exception:
-            logger.exception("authkit: session refresh callback failed")
-
-
-@dataclass(frozen=True, slots=True)
-class _SingleFlight:
-    """Run ``make_flow()`` once per ``key`` across concurrent callers in this process; all get its result.
-    ``followed`` is called in a caller that got another's result instead of running it."""
-
-    key: str
-    make_flow: Callable[[], Flow[Any]]
-    followed: Callable[[], None] | None = None
-
-    def run_sync(self, io: _SyncIO) -> Any:
-        led = False
-
-        def lead() -> Any:
-            nonlocal led
-            led = True
-            return run_sync(self.make_flow(), io)
-
-        result = io.flights.do(self.key, lead)
-        if not led and self.followed is not None:
-            self.followed()
-        return result
-
-    async def run_async(self, io: _AsyncIO) -> Any:
-        led = False
-
-        async def lead() -> Any:
-            nonlocal led
-            led = True
-            return await run_async(self.make_flow(), io)
-
-        result = await io.flights.do(self.key, lead)
-        if not led and self.followed is not None:
-            self.followed()
-        return result
-
-
-@dataclass(slots=True)
-class _SyncIO:
-    http: httpx.Client
-    jwks: JWKSCache
-    store: SessionStore
-    flights: SingleFlight
-    #: Told the outcome of every HTTP call (see ``http.HttpCall``); ``None``: no breaker.
-    breaker: CircuitBreaker | None = None
-
-
-@dataclass(slots=True)
-class _AsyncIO:
-    http: httpx.AsyncClient
-    jwks: AsyncJWKSCache
-    store: SessionStore
-    flights: AsyncSingleFlight
-    breaker: CircuitBreaker | None = None
-
-
-# --- the engine ---------------------------------------------------------------------------------------------------
-
-
-class AuthKit:
+class AuthKit(RefreshFlows):
     """The session engine. Create one per application and share it between requests and threads.
 
     ``store`` defaults to :class:`~authkit_core.storage.CookieSessionStore`. ``lease_seconds`` bounds how long a
@@ -607,215 +432,6 @@ class AuthKit:
             return result
         return (yield from self._refresh_flow(result, cookies, None))
 
-    def _explicit_refresh_flow(
-        self, result: AuthResult, cookies: Mapping[str, str], organization_id: str | None
-    ) -> Flow[AuthResult]:
-        if result.loaded is None:
-            return result
-        return (yield from self._refresh_flow(result, cookies, organization_id, explicit=True))
-
-    def _refresh_flow(
-        self,
-        result: AuthResult,
-        cookies: Mapping[str, str],
-        organization_id: str | None,
-        *,
-        explicit: bool = False,
-    ) -> Flow[AuthResult]:
-        """Refresh ``result``'s session through the single-flight, and apply the outcome to ``result``."""
-        loaded = result.loaded
-        assert loaded is not None
-        token_hash = hashlib.sha256(loaded.session.refresh_token.encode()).hexdigest()[:32]
-        backoff_key = f"{loaded.key}:{token_hash}"
-        key = f"{backoff_key}:{organization_id or ''}:{'x' if explicit else ''}"
-        breaker = self.breaker
-        retries = self.config.max_retries
-        if breaker is not None:
-            # an explicit refresh (a user's action: refresh_session, switch_to_organization) is held back only by an
-            # open circuit, not by its session's back-off
-            refusal = breaker.check(None if explicit else backoff_key)
-            if refusal is not None:  # held back: answered at once, the session kept
-                logger.debug("authkit: session refresh deferred (%s, %d s)", refusal.scope, refusal.retry_after)
-                held = ProviderBackoffError(
-                    f"refresh held back by the circuit breaker ({refusal.scope}); WorkOS at {self._api_host}",
-                    retry_after=refusal.retry_after,
-                )
-                result.error = TokenRefreshError.wrap(
-                    held, user_id=loaded.session.user.id, session_id=_sid(loaded.session)
-                )
-                result.retry_after = refusal.retry_after
-                return result
-            # a refresh the request can do without (its token is still valid) gets one attempt, no retries
-            retries = breaker.max_retries(retries, needed=explicit or not isinstance(result.user_info, UserInfo))
-        try:
-            new_loaded, new_cookies = yield _SingleFlight(
-                key,
-                lambda: self._refresh_leader_flow(loaded, organization_id, explicit, backoff_key, retries),
-                self._coalesced_in_process if self.events else None,
-            )
-            info = user_info_from_session(new_loaded.session, get_token_claims(new_loaded.session.access_token))
-        except AuthKitError as exc:
-            error = TokenRefreshError.wrap(exc, user_id=loaded.session.user.id, session_id=_sid(loaded.session))
-            if isinstance(exc, WorkOSAPIError) and exc.is_transient:
-                result.retry_after = breaker.retry_after(backoff_key) if breaker is not None else None
-                logger.warning(
-                    "authkit: session refresh failed: %s (transient: True): WorkOS at %s unreachable or failing%s",
-                    error.code,
-                    self._api_host,
-                    f"; next attempt for this session in {result.retry_after} s" if result.retry_after else "",
-                    extra=log_fields("refresh_failed", error.code, True),
-                )
-            else:
-                logger.warning(
-                    "authkit: session refresh failed: %s (transient: %s)",
-                    error.code,
-                    error.is_transient,
-                    extra=log_fields("refresh_failed", error.code, error.is_transient),
-                )
-            if self.events:
-                self.events.emit(RefreshFailed(error.code, error.is_transient))
-            if self.on_session_refresh_error is not None:
-                yield _Callback(self.on_session_refresh_error, (error, error.is_transient))
-            result.error = error
-            # A refused organization switch leaves the current session as it was (WorkOS refused the grant, so
-            # the refresh token was not spent); any other terminal failure ends the session, and so does a switch
-            # whose session was signed out or revoked meanwhile (``session_not_found``).
-            kept = explicit and organization_id is not None and error.code != "session_not_found"
-            if not error.is_transient and not kept:
-                try:
-                    result.add_cookies((yield _Store("delete", (loaded, cookies))))
-                except SessionError:
-                    logger.warning("authkit: could not delete the ended session from the store")
-                result.user_info, result.loaded, result.reason = _SIGNED_OUT, None, error.code
-                if self.events:
-                    self.events.emit(SessionEnded(error.code))
-            # transient: the session is kept; a still-valid token keeps serving this request
-            return result
-        result.loaded, result.user_info, result.refreshed, result.error = new_loaded, info, True, None
-        result.add_cookies(new_cookies)
-        logger.debug("authkit: session refreshed", extra=log_fields("refreshed"))
-        if self.on_session_refresh_success is not None:
-            yield _Callback(self.on_session_refresh_success, (info,))
-        return result
-
-    def _refresh_leader_flow(
-        self, loaded: LoadedSession, organization_id: str | None, explicit: bool, backoff_key: str, retries: int
-    ) -> Flow[tuple[LoadedSession, list[SetCookie]]]:
-        """:meth:`_refresh_once_flow`, and its outcome told to the breaker once (not by every request that joined
-        the single-flight): a transient provider failure backs the session off, any answer clears its back-off."""
-        breaker = self.breaker
-        try:
-            outcome = yield from self._refresh_once_flow(loaded, organization_id, explicit, retries)
-        except WorkOSAPIError as exc:
-            if breaker is not None:
-                if exc.is_transient:
-                    breaker.session_failed(backoff_key, retry_after=getattr(exc, "retry_after", None))
-                else:
-                    breaker.session_done(backoff_key)
-            raise
-        if breaker is not None:
-            breaker.session_done(backoff_key)
-        return outcome
-
-    def _refresh_once_flow(
-        self, loaded: LoadedSession, organization_id: str | None, explicit: bool, retries: int | None = None
-    ) -> Flow[tuple[LoadedSession, list[SetCookie]]]:
-        """The leader's refresh: lease, re-check, grant, save (releasing the lease).
-
-        With a store whose leases check versions (``lease_checks_version``, the SQL store) and a session read with
-        its version, a granted lease proves the session unchanged since it was read, so the re-check needs no
-        re-read: a refresh costs the lease and the save. A refusal there means "another process holds the lease"
-        or "the session changed since it was read"; one re-read tells which."""
-        owner = uuid.uuid4().hex
-        started = time.perf_counter()
-        old_refresh = loaded.session.refresh_token
-        deadline = self.clock() + self.lease_wait_seconds
-        delay = 0.02
-        checks_version = bool(getattr(self.store, "lease_checks_version", False))
-        current = loaded
-        recheck = True
-        while not (yield _Store("acquire_lease", (current, owner, self.lease_seconds))):
-            if self.clock() >= deadline:
-                raise SessionUnavailableError(
-                    "timed out waiting for another process to refresh the session", code="lease_timeout"
-                )
-            if recheck and checks_version and current.version is not None:
-                recheck = False  # once: afterwards every wait ends with a re-read anyway
-                latest = yield _Store("reload", (current,))
-                if latest is None:
-                    raise TokenRefreshError("the session no longer exists", code="session_not_found")
-                if latest.version != current.version:  # changed since read: reuse it, or lease it as it is now
-                    if _refreshed_since(latest, old_refresh, organization_id) and not explicit:
-                        return self._from_another_process(latest)
-                    current = latest
-                    continue
-            # Another process is refreshing this session: wait for its result rather than race it.
-            yield Sleep(delay)
-            delay = min(delay * 2, 0.5)
-            latest = yield _Store("reload", (current,))
-            if latest is None:
-                raise SessionError("the session ended while waiting for its refresh", code="session_not_found")
-            if _refreshed_since(latest, old_refresh, organization_id):
-                return self._from_another_process(latest)
-            current = latest
-        try:
-            if not (checks_version and current.version is not None):  # the lease does not prove it current
-                reloaded = yield _Store("reload", (current,))
-                if reloaded is None:
-                    raise TokenRefreshError("the session no longer exists", code="session_not_found")
-                current = reloaded
-                if _refreshed_since(current, old_refresh, organization_id) and not explicit:
-                    yield _Store("release_lease", (current, owner))
-                    return self._from_another_process(current)
-            org = organization_id or _org_id(current.session)
-            token = current.session.refresh_token
-            # Where the tokens live server-side, every attempt to spend this token sends the same key, so a grant
-            # whose answer was lost (timeouts, a crash or a storage failure before the save) is replayed later.
-            key = refresh_idempotency_key(self.config.client_id, token, org) if self._server_side else None
-            try:
-                response = yield from authenticate_with_refresh_token_flow(
-                    self.config, token, organization_id=org, idempotency_key=key, max_retries=retries
-                )
-            except AuthKitError as exc:
-                if exc.is_transient:
-                    raise
-                # Refused. If our lease expired during a slow grant, another process may have taken over and
-                # refreshed meanwhile (spending our token): its result is the session, which must not be ended.
-                latest = yield from self._reload_quietly(current)
-                if latest is not None and _refreshed_since(latest, current.session.refresh_token, organization_id):
-                    logger.info("authkit: refresh refused, but another process had refreshed the session")
-                    return self._from_another_process(latest)
-                raise
-            saved: tuple[LoadedSession, list[SetCookie]] = yield _Store(
-                "update", (current, response.to_session(), owner)
-            )
-            if self.events:
-                self.events.emit(RefreshGranted(time.perf_counter() - started))
-            return saved
-        except Exception:
-            try:
-                yield _Store("release_lease", (loaded, owner))
-            except Exception:
-                logger.warning("authkit: could not release a refresh lease (it will expire)")
-            raise
-
-    def _reload_quietly(self, loaded: LoadedSession) -> Flow[LoadedSession | None]:
-        """``store.reload``, with a storage failure read as "nothing newer" (the caller reports its own error)."""
-        try:
-            current: LoadedSession | None = yield _Store("reload", (loaded,))
-        except SessionError:
-            return None
-        return current
-
-    def _coalesced_in_process(self) -> None:
-        self.events.emit(RefreshCoalesced("process"))
-
-    def _from_another_process(self, latest: LoadedSession) -> tuple[LoadedSession, list[SetCookie]]:
-        """The session another process refreshed while this one waited for its lease: used as it is."""
-        if self.events:
-            self.events.emit(RefreshCoalesced("processes"))
-        return latest, []
-
     def _bearer_flow(self, token: str) -> Flow[AuthResult]:
         warm = self.peek_bearer(token)
         if warm is not None:
@@ -902,26 +518,3 @@ class AuthKit:
         sid = _sid(session) if session is not None else None
         # the return URL is checked like every redirect target (WorkOS's allow-list is a second line, not the only one)
         return logout_url(self.config, sid, absolute_return_url(self.config, return_to)) if sid else None
-
-
-def _sid(session: Session) -> str | None:
-    try:
-        sid = get_token_claims(session.access_token).get("sid")
-    except TokenError:
-        return None
-    return sid if isinstance(sid, str) else None
-
-
-def _org_id(session: Session) -> str | None:
-    try:
-        org = get_token_claims(session.access_token).get("org_id")
-    except TokenError:
-        return None
-    return org if isinstance(org, str) else None
-
-
-def _refreshed_since(current: LoadedSession, old_refresh_token: str, organization_id: str | None) -> bool:
-    """Whether someone else already rotated the session (into the wanted organization, if one was asked)."""
-    if current.session.refresh_token == old_refresh_token:
-        return False
-    return organization_id is None or _org_id(current.session) == organization_id

@@ -1,0 +1,127 @@
+"""The engine's effects: each is one step a flow yields (``flow.py``) and one line of I/O in either shell.
+
+``_Store`` calls the session store, ``_Verify`` the JWKS cache, ``_Callback`` a user callback, ``_SingleFlight``
+coalesces concurrent refreshes in this process. ``_SyncIO`` and ``_AsyncIO`` are the resources each shell hands them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from .breaker import CircuitBreaker
+from .coordination import AsyncSingleFlight, SingleFlight
+from .flow import Flow, run_async, run_sync
+from .jwks import AsyncJWKSCache, JWKSCache
+from .storage.base import SessionStore
+
+logger = logging.getLogger("authkit_session")
+
+
+@dataclass(frozen=True, slots=True)
+class _Store:
+    """Call ``store.<method>`` (sync) or ``store.a<method>`` (async)."""
+
+    method: str
+    args: tuple[Any, ...]
+
+    def run_sync(self, io: _SyncIO) -> Any:
+        return getattr(io.store, self.method)(*self.args)
+
+    async def run_async(self, io: _AsyncIO) -> Any:
+        return await getattr(io.store, "a" + self.method)(*self.args)
+
+
+@dataclass(frozen=True, slots=True)
+class _Verify:
+    """Verify an access token against the cached JWKS; the result is its claims."""
+
+    token: str
+
+    def run_sync(self, io: _SyncIO) -> dict[str, Any]:
+        return io.jwks.verify(self.token)
+
+    async def run_async(self, io: _AsyncIO) -> dict[str, Any]:
+        return await io.jwks.verify(self.token)
+
+
+@dataclass(frozen=True, slots=True)
+class _Callback:
+    """Call a user callback (awaiting it on the async face when it returns an awaitable). Errors are logged."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+
+    def run_sync(self, io: object) -> None:
+        try:
+            self.fn(*self.args)
+        except Exception:
+            logger.exception("authkit: session refresh callback failed")
+
+    async def run_async(self, io: object) -> None:
+        try:
+            result = self.fn(*self.args)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            logger.exception("authkit: session refresh callback failed")
+
+
+@dataclass(frozen=True, slots=True)
+class _SingleFlight:
+    """Run ``make_flow()`` once per ``key`` across concurrent callers in this process; all get its result.
+    ``followed`` is called in a caller that got another's result instead of running it."""
+
+    key: str
+    make_flow: Callable[[], Flow[Any]]
+    followed: Callable[[], None] | None = None
+
+    def run_sync(self, io: _SyncIO) -> Any:
+        led = False
+
+        def lead() -> Any:
+            nonlocal led
+            led = True
+            return run_sync(self.make_flow(), io)
+
+        result = io.flights.do(self.key, lead)
+        if not led and self.followed is not None:
+            self.followed()
+        return result
+
+    async def run_async(self, io: _AsyncIO) -> Any:
+        led = False
+
+        async def lead() -> Any:
+            nonlocal led
+            led = True
+            return await run_async(self.make_flow(), io)
+
+        result = await io.flights.do(self.key, lead)
+        if not led and self.followed is not None:
+            self.followed()
+        return result
+
+
+@dataclass(slots=True)
+class _SyncIO:
+    http: httpx.Client
+    jwks: JWKSCache
+    store: SessionStore
+    flights: SingleFlight
+    #: Told the outcome of every HTTP call (see ``http.HttpCall``); ``None``: no breaker.
+    breaker: CircuitBreaker | None = None
+
+
+@dataclass(slots=True)
+class _AsyncIO:
+    http: httpx.AsyncClient
+    jwks: AsyncJWKSCache
+    store: SessionStore
+    flights: AsyncSingleFlight
+    breaker: CircuitBreaker | None = None
