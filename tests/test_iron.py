@@ -568,13 +568,19 @@ def test_a_broken_payload_is_not_kept_as_the_error_context() -> None:
         assert info.value.__cause__ is None
 
 
-def test_derived_keys_are_cached_in_a_bounded_lru() -> None:
-    assert _derive_key.cache_parameters()["maxsize"] == 1024
+def test_unseal_keys_are_remembered_per_seal_and_sealing_adds_none() -> None:
+    from authkit_core.iron import _unseal_keys
+
+    before = len(_unseal_keys)
     sealed = seal({"a": 1}, PASSWORD)
-    before = _derive_key.cache_info().hits
+    assert len(_unseal_keys) == before  # fresh salts: nothing worth remembering
+    _, _, enc_salt, _, _, _, mac_salt, _ = sealed.split("*")
+    assert _unseal_keys.get(("mac", PASSWORD, mac_salt)) is None
     unseal(sealed, PASSWORD)
-    assert _derive_key.cache_info().hits >= before + 2
-    # The cached key is what PBKDF2-HMAC-SHA1 over the salt text gives.
+    assert _unseal_keys.get(("mac", PASSWORD, mac_salt)) is not None
+    assert _unseal_keys.get(("aes", PASSWORD, enc_salt)) is not None
+    assert unseal(sealed, PASSWORD) == {"a": 1}  # answered with the remembered keys
+    # The derived key is what PBKDF2-HMAC-SHA1 over the salt text gives.
     salt = fields(sealed)[2]
     assert _derive_key(PASSWORD, salt) == hashlib.pbkdf2_hmac("sha1", PASSWORD.encode(), salt.encode(), 1, 32)
 

@@ -21,6 +21,7 @@ from authkit_core.events import Event, SessionEnded
 from authkit_core.storage import CookieSessionStore, MemorySessionStore
 from authkit_core.telemetry import instrument
 from authkit_core.testing.browser import signed_in_cookies
+from engine.conftest import sign_in
 
 AUTHENTICATE = "/user_management/authenticate"
 
@@ -82,7 +83,8 @@ def test_a_storm_shows_one_grant_and_99_coalesced(kit: AuthKit, reader: Any, wor
     seen = points(reader)
     assert seen[("authkit.refresh.grants", frozenset())] == 1 == workos_emulator.grant_count("refresh_token")
     assert seen[("authkit.refresh.coalesced", frozenset({("authkit.scope", "process")}))] == 99
-    assert seen[("authkit.refresh.duration", frozenset())] == 1
+    durations = [v for (name, _), v in seen.items() if name == "authkit.refresh.duration"]
+    assert durations == [1]  # the leader's refresh, timed once
 
 
 def test_tampered_invalid_grant_and_outage(kit: AuthKit, reader: Any, workos_emulator: Any) -> None:
@@ -199,3 +201,77 @@ def test_coalesced_across_processes_through_the_lease(workos_emulator: Any, tmp_
     first.close()
     second.close()
     store.dispose()
+
+
+def test_jwks_fetches_cooldown_skips_and_sign_in_spans(workos_emulator: Any) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from authkit_core.errors import TokenError
+    from authkit_core.observe import ENTRY_POINTS
+
+    kit = AuthKit(workos_emulator.config())
+    reader, exporter = InMemoryMetricReader(), InMemorySpanExporter()
+    tracing = TracerProvider()
+    tracing.add_span_processor(SimpleSpanProcessor(exporter))
+    stop = instrument(kit, MeterProvider(metric_readers=[reader]), tracing)
+    _, jar = sign_in(kit)  # through the emulator's authorize endpoint and the code exchange
+    assert isinstance(kit.authenticate(jar).user_info, UserInfo)
+    jwks = kit._sio().jwks
+    token = kit.authenticate(jar).user_info.access_token  # type: ignore[union-attr]
+    header, _, rest = token.partition(".")
+    import base64
+    import json
+
+    forged = json.loads(base64.urlsafe_b64decode(header + "=="))
+    forged["kid"] = "unknown-key"
+    other = base64.urlsafe_b64encode(json.dumps(forged).encode()).rstrip(b"=").decode() + "." + rest
+    for _ in range(3):  # the first may refetch; the others fall inside the cooldown
+        with pytest.raises(TokenError):
+            jwks.verify(other)
+    seen = points(reader)
+    fetches = [v for (name, attrs), v in seen.items() if name == "authkit.jwks.fetch.duration"]
+    assert sum(fetches) >= 1
+    assert seen[("authkit.jwks.cooldown_skips", frozenset())] >= 2
+    names = [s.name for s in exporter.get_finished_spans()]
+    assert "authkit.sign_in" in names and "authkit.jwks.fetch" in names
+    (callback,) = [s for s in exporter.get_finished_spans() if s.name == "authkit.sign_in"]
+    assert any(
+        s.name == "authkit.workos" and s.parent is not None and s.parent.span_id == callback.context.span_id
+        for s in exporter.get_finished_spans()
+    )
+    assert all(name in vars(kit) for name in ENTRY_POINTS)
+    stop()  # back to the plain entry points: nothing timed, nothing traced
+    assert not any(name in vars(kit) for name in ENTRY_POINTS) and kit.observer is None
+    assert kit._sio().observer is None and jwks.observer is None
+    before = len(exporter.get_finished_spans())
+    kit.authenticate(jar)
+    assert len(exporter.get_finished_spans()) == before
+    kit.close()
+
+
+def test_a_failed_refresh_is_an_error_span_with_its_code(workos_emulator: Any) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import StatusCode
+
+    kit = AuthKit(workos_emulator.config(), store=MemorySessionStore(), breaker=False)
+    reader, exporter = InMemoryMetricReader(), InMemorySpanExporter()
+    tracing = TracerProvider()
+    tracing.add_span_processor(SimpleSpanProcessor(exporter))
+    instrument(kit, MeterProvider(metric_readers=[reader]), tracing)
+    jar = due_session(kit, workos_emulator)
+    workos_emulator.end_session(workos_emulator.sessions()[0]["id"])  # revoked at WorkOS: invalid_grant
+    assert kit.authenticate(jar).reason == "invalid_grant"
+    (refresh,) = [s for s in exporter.get_finished_spans() if s.name == "authkit.refresh"]
+    assert refresh.status.status_code is StatusCode.ERROR and refresh.attributes["error.type"] == "invalid_grant"
+    seen = points(reader)
+    failed = [
+        attrs
+        for (name, attrs), _ in seen.items()
+        if name == "authkit.refresh.duration" and ("authkit.outcome", "error") in attrs
+    ]
+    assert failed and ("error.type", "invalid_grant") in failed[0]
+    kit.close()

@@ -97,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         help="make the next sign-in of this user an impersonation by admin@example.com (the page shows a banner)",
     )
     parser.add_argument("--debug", action="store_true", help="log the middleware's decisions")
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="record the engine's OpenTelemetry metrics and serve them at /metrics (Prometheus text)",
+    )
     args = parser.parse_args(argv)
 
     sock = _bind(args.port)
@@ -107,8 +112,17 @@ def main(argv: list[str] | None = None) -> int:
         emulator.start_impersonation(args.impersonate, "admin@example.com", "Support ticket #1234")
     with EmulatorServer(emulator, host=HOST, port=args.emulator_port) as server:
         kit = AuthKit(server.config(redirect_uri=public_url + "/callback"), store=store)
+        metrics = None
+        if args.metrics:  # only then is OpenTelemetry imported
+            from .metrics import DemoMetrics
+
+            metrics = DemoMetrics(kit)
         settings = DemoSettings(
-            api_base_url=server.base_url, api_key=emulator.api_key, public_url=public_url, storage=storage
+            api_base_url=server.base_url,
+            api_key=emulator.api_key,
+            public_url=public_url,
+            storage=storage,
+            metrics=metrics.render if metrics is not None else None,
         )
         app = create_app(kit, settings, debug=args.debug)
         config = uvicorn.Config(
@@ -117,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         uvicorn_server = uvicorn.Server(config)
         print(f"WorkOS emulator: {server.base_url} (sign in as alice@example.com: Acme admin, Globex member)")
         print(f"session storage: {storage_long}")
+        if metrics is not None:
+            print(f"metrics: {public_url}/metrics (reload it after a refresh)")
         print(f"authkit-session demo: {public_url}/  (Ctrl-C to stop)", flush=True)
         if not args.no_browser:
             threading.Timer(0.5, webbrowser.open, args=(public_url + "/",)).start()

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +35,7 @@ from urllib.parse import parse_qs
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -70,6 +70,8 @@ class DemoSettings:
     public_url: str
     #: A short description of the session store for the footer (``SQLite .demo/sessions.sqlite3``).
     storage: str = "the wos-session cookie"
+    #: ``GET /metrics`` renders this (``--metrics``: the engine's OpenTelemetry metrics); ``None``: no such page.
+    metrics: Callable[[], str] | None = None
 
 
 def _user_json(info: UserInfo) -> dict[str, Any]:
@@ -132,8 +134,12 @@ def create_app(kit: AuthKit, settings: DemoSettings, *, debug: bool = False) -> 
         listed[user_id] = (time.monotonic(), organizations)
         return organizations, None
 
-    def page_extras() -> dict[str, str]:
-        return {"emulator_url": settings.api_base_url, "storage": settings.storage}
+    def page_extras() -> dict[str, Any]:
+        return {
+            "emulator_url": settings.api_base_url,
+            "storage": settings.storage,
+            "metrics": settings.metrics is not None,
+        }
 
     async def home(request: Request) -> Response:
         info = await authkit.with_auth()
@@ -209,6 +215,10 @@ def create_app(kit: AuthKit, settings: DemoSettings, *, debug: bool = False) -> 
         signed_in = isinstance(await authkit.with_auth(), UserInfo)
         return HTMLResponse(render_token_page(signed_in=signed_in, **page_extras()))
 
+    async def metrics_page(request: Request) -> Response:
+        assert settings.metrics is not None
+        return PlainTextResponse(settings.metrics(), media_type="text/plain; version=0.0.4")
+
     async def favicon(request: Request) -> Response:
         return Response(status_code=204)
 
@@ -236,6 +246,7 @@ def create_app(kit: AuthKit, settings: DemoSettings, *, debug: bool = False) -> 
             Route("/sign-out", sign_out, methods=["POST"]),
             Route("/api/me", api_me),
             Route("/token", token_page),
+            *([Route("/metrics", metrics_page)] if settings.metrics is not None else []),
             Mount("/static", StaticFiles(directory=STATIC)),
             Route("/favicon.ico", favicon),
         ],

@@ -105,10 +105,11 @@ def _page(title: str, body: str, *, state: str, status_text: str, footer: str) -
     )
 
 
-def _footer(emulator_url: str, storage: str) -> str:
+def _footer(emulator_url: str, storage: str, metrics: bool = False) -> str:
     return (
         f'WorkOS emulator at <code id="emulator-url">{escape(emulator_url)}</code> · '
         f'sessions stored in <code id="storage">{escape(storage)}</code>'
+        + (' · <a id="metrics" href="/metrics">metrics</a> (reload it after a refresh)' if metrics else "")
     )
 
 
@@ -155,9 +156,10 @@ def render_home_page(
     emulator_url: str,
     storage: str,
     now: float,
+    metrics: bool = False,
 ) -> str:
     """The home page: sign-in and sign-up buttons when ``info`` is ``None``, else the session and its actions."""
-    footer = _footer(emulator_url, storage)
+    footer = _footer(emulator_url, storage, metrics)
     if info is None:
         body = (
             _notice(notice) + '<section class="hero"><h2>You are signed out</h2>'
@@ -239,7 +241,9 @@ def render_home_page(
     )
 
 
-def render_claims_page(info: UserInfo, claims: Mapping[str, Any], *, emulator_url: str, storage: str) -> str:
+def render_claims_page(
+    info: UserInfo, claims: Mapping[str, Any], *, emulator_url: str, storage: str, metrics: bool = False
+) -> str:
     """The page behind ``with_auth(ensure_signed_in=True)``: every claim of the access token (not verified here:
     the middleware verified the token when it read the session)."""
     body = (
@@ -255,11 +259,13 @@ def render_claims_page(info: UserInfo, claims: Mapping[str, Any], *, emulator_ur
         body,
         state="signed-in",
         status_text=f"signed in as {email}",
-        footer=_footer(emulator_url, storage),
+        footer=_footer(emulator_url, storage, metrics),
     )
 
 
-def render_error_page(title: str, message: str, *, signed_in: bool, emulator_url: str, storage: str) -> str:
+def render_error_page(
+    title: str, message: str, *, signed_in: bool, emulator_url: str, storage: str, metrics: bool = False
+) -> str:
     """A page that says what went wrong, with a way back home."""
     body = (
         f'<section><h2>{escape(title)}</h2><p class="notice error" id="error">{escape(message)}</p>'
@@ -271,11 +277,11 @@ def render_error_page(title: str, message: str, *, signed_in: bool, emulator_url
         body,
         state=state,
         status_text=state.replace("-", " "),
-        footer=_footer(emulator_url, storage),
+        footer=_footer(emulator_url, storage, metrics),
     )
 
 
-def render_token_page(*, signed_in: bool, emulator_url: str, storage: str) -> str:
+def render_token_page(*, signed_in: bool, emulator_url: str, storage: str, metrics: bool = False) -> str:
     """Browser code with an access token: ``/static/authkit-access-token.js`` (the snippet of docs/api-auth.md)
     gets the token from ``POST /auth/access-token`` and calls ``/api/me`` with it as a bearer token, the
     session cookie left out (``credentials: "omit"``). ``#call-api-with-token`` shows the answer in
@@ -300,5 +306,5 @@ def render_token_page(*, signed_in: bool, emulator_url: str, storage: str) -> st
         body,
         state=state,
         status_text=state.replace("-", " "),
-        footer=_footer(emulator_url, storage),
+        footer=_footer(emulator_url, storage, metrics),
     )

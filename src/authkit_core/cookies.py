@@ -11,12 +11,11 @@ engine refuses to pick one (see ``docs/security.md``).
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from .cache import BoundedCache, shared_capacity
 from .config import AuthKitConfig
 
 __all__ = [
@@ -74,11 +73,12 @@ class _ParseMemo:
     """
 
     _STEP = 16
-    _SIZE = 1024
 
     def __init__(self) -> None:
-        self._entries: OrderedDict[str | bytes, tuple[str | bytes, Mapping[str, str]]] = OrderedDict()
-        self._lock = threading.Lock()
+        # sample -> (the whole header, its parse); sized by the engines' budgets (see ``cache.py``)
+        self._entries: BoundedCache[str | bytes, tuple[str | bytes, Mapping[str, str]]] = shared_capacity(
+            BoundedCache("cookie_header_parses", 1024)
+        )
 
     def parse(self, header: str | bytes) -> Mapping[str, str]:
         key = header[:: self._STEP]
@@ -87,10 +87,7 @@ class _ParseMemo:
             return hit[1]
         text = header.decode("latin-1") if isinstance(header, bytes) else header
         parsed = _parse([text])
-        with self._lock:
-            self._entries[key] = (header, parsed)
-            while len(self._entries) > self._SIZE:  # O(1): a dict's first key gets slower to find as it churns
-                self._entries.popitem(last=False)
+        self._entries.put(key, (header, parsed))
         return parsed
 
 

@@ -25,9 +25,7 @@ Failure policy (the same as authkit-nextjs, plus coordination):
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +34,7 @@ import httpx
 
 from .bearer import user_info_from_claims
 from .breaker import CircuitBreaker
+from .cache import DEFAULT_CACHE_MEMORY_MB, BoundedCache, CacheBudget, grow_shared
 from .config import AuthKitConfig
 from .cookies import expired_cookie
 from .coordination import AsyncSingleFlight, SingleFlight
@@ -45,6 +44,7 @@ from .events import EventChannel, SessionEnded
 from .flow import Flow, run_async, run_sync
 from .jwks import AsyncJWKSCache, JWKSCache
 from .models import AuthenticationResponse, Session, UserInfo
+from .observe import Observer, attach, store_kind
 from .redirects import absolute_return_url
 from .refresh import RefreshErrorCallback, RefreshFlows, RefreshSuccessCallback, _sid
 from .results import _SIGNED_OUT, AuthResult, log_fields
@@ -58,10 +58,6 @@ __all__ = ["AuthKit", "AuthResult", "RefreshErrorCallback", "RefreshSuccessCallb
 logger = logging.getLogger("authkit_session")
 
 
-#: How many recently authenticated cookies :meth:`AuthKit.peek` remembers.
-_WARM_ENTRIES = 2048
-
-
 # --- the engine (its refresh flows are in refresh.py, its effects in engine_effects.py) -------------------
 
 
@@ -70,9 +66,12 @@ class AuthKit(RefreshFlows):
 
     ``store`` defaults to :class:`~authkit_core.storage.CookieSessionStore`. ``lease_seconds`` bounds how long a
     crashed process can hold a shared store's refresh lease; ``lease_wait_seconds`` how long a request waits for
-    another process's refresh before giving up (transiently). ``cache_results=False`` turns off what the engine
-    remembers between requests (verified tokens, built ``UserInfo``, recently authenticated cookies), so every
-    request verifies from scratch; the stores' own caches are their options.
+    another process's refresh before giving up (transiently). ``cache_memory_mb`` bounds what the engine and its store
+    remember between requests (recently authenticated cookies, verified tokens, built ``UserInfo``, opened cookies;
+    see :mod:`authkit_core.cache` for every cache, its key and its bound): the default, 256 MB, holds about 23,000
+    sessions on the cookie store and 35,000 on a server-side one, and past it a request pays the uncached path.
+    ``cache_results=False`` turns every cache of the engine and its store off, so every request verifies from
+    scratch.
 
     ``breaker`` is the :class:`~authkit_core.breaker.CircuitBreaker` every call to WorkOS reports to and every
     refresh asks first (``True``, the default: one with its default settings; ``False`` or ``None``: none, every
@@ -92,6 +91,7 @@ class AuthKit(RefreshFlows):
         lease_seconds: float = 30.0,
         lease_wait_seconds: float = 10.0,
         cache_results: bool = True,
+        cache_memory_mb: float = DEFAULT_CACHE_MEMORY_MB,
         clock: Callable[[], float] = time.time,
         breaker: CircuitBreaker | bool | None = True,
     ) -> None:
@@ -111,18 +111,28 @@ class AuthKit(RefreshFlows):
         self._api_host = urlsplit(self.config.api_base_url).netloc
         self._http = http
         self._async_http = async_http
-        self._infos: OrderedDict[str, tuple[Session, UserInfo]] = OrderedDict()
-        self._infos_lock = threading.Lock()
-        # Recently authenticated cookies of a cookie-only store: value -> (refresh due at, UserInfo, session).
-        self._warm: OrderedDict[str, tuple[float, UserInfo, LoadedSession]] = OrderedDict()
-        # bearer tokens verified a moment ago: token -> (its exp, its UserInfo); see peek_bearer
-        self._bearers: OrderedDict[str, tuple[float, UserInfo]] = OrderedDict()
         self.cache_results = cache_results
-        self._warm_key: Callable[[Mapping[str, str]], str | None] | None = (
-            getattr(self.store, "cache_key", None) if cache_results else None
-        )
+        #: The caches' memory budget (0 with ``cache_results=False``) and how many sessions it holds here.
+        self.cache_budget = CacheBudget(cache_memory_mb if cache_results else 0)
+        self._warm_key: Callable[[Mapping[str, str]], str | None] | None = getattr(self.store, "cache_key", None)
+        sessions = self.cache_budget.sessions("cookie" if self._warm_key is not None else "server")
+        if not cache_results:
+            self._warm_key = None
+        # access token -> (the session object it was built for, its UserInfo)
+        self._infos: BoundedCache[str, tuple[Session, UserInfo]] = BoundedCache("user_info", sessions, clock=clock)
+        # recently authenticated cookies of a cookie-only store: value -> (UserInfo, session), until the token is due
+        self._warm: BoundedCache[str, tuple[UserInfo, LoadedSession]] = BoundedCache("warm", sessions, clock=clock)
+        # bearer tokens verified a moment ago: token -> its UserInfo, until it expires (see peek_bearer)
+        self._bearers: BoundedCache[str, UserInfo] = BoundedCache("bearer", sessions, clock=clock)
+        self._cache_sessions = sessions
+        size_caches = getattr(self.store, "size_caches", None)
+        if size_caches is not None:
+            size_caches(sessions)
+        grow_shared(sessions)
         #: The event channel (see :mod:`authkit_core.events`): subscribe to observe refreshes, sign-outs ...
         self.events = EventChannel()
+        #: What times and traces the engine's operations (see :meth:`observe`); ``None``: nothing does.
+        self.observer: Observer | None = None
         self._sync_io: _SyncIO | None = None
         self._async_io: _AsyncIO | None = None
         # Stores whose refresh tokens never come from the browser (memory, SQL) get replayable refresh grants.
@@ -131,16 +141,13 @@ class AuthKit(RefreshFlows):
     def _user_info(self, session: Session, claims: dict[str, Any]) -> UserInfo:
         """``UserInfo`` for a verified session, remembered per session object (stores that cache what they open
         hand back the same object for the same cookie, so a repeated request builds nothing)."""
-        if not self.cache_results:
-            return user_info_from_session(session, claims)
         hit = self._infos.get(session.access_token)
         if hit is not None and hit[0] is session:
             return hit[1]
         info = user_info_from_session(session, claims)
-        with self._infos_lock:
-            self._infos[session.access_token] = (session, info)
-            while len(self._infos) > 1024:
-                self._infos.popitem(last=False)
+        exp = claims.get("exp")
+        if isinstance(exp, int | float) and not isinstance(exp, bool):
+            self._infos.put(session.access_token, (session, info), float(exp))
         return info
 
     def peek(self, cookies: Mapping[str, str]) -> AuthResult | None:
@@ -155,9 +162,9 @@ class AuthKit(RefreshFlows):
         if key is None or getattr(cookies, "duplicates", None):
             return None
         hit = self._warm.get(key)
-        if hit is None or hit[0] <= self.clock():
+        if hit is None:
             return None
-        return AuthResult(hit[1], hit[2])
+        return AuthResult(hit[0], hit[1])
 
     def _remember_warm(
         self, cookies: Mapping[str, str], info: UserInfo, loaded: LoadedSession, claims: Mapping[str, Any], buffer: int
@@ -168,32 +175,22 @@ class AuthKit(RefreshFlows):
         exp = claims.get("exp")
         if key is None or not isinstance(exp, int | float) or isinstance(exp, bool):
             return
-        due = float(exp) - buffer if buffer > 0 else float(exp)
-        with self._infos_lock:
-            self._warm[key] = (due, info, loaded)
-            while len(self._warm) > _WARM_ENTRIES:  # O(1), unlike deleting a dict's first key
-                self._warm.popitem(last=False)
+        self._warm.put(key, (info, loaded), float(exp) - buffer if buffer > 0 else float(exp))
 
     def peek_bearer(self, token: str) -> AuthResult | None:
         """What :meth:`verify_bearer` would answer for a token it verified a moment ago and that has not expired
         since (a dictionary lookup); else ``None``. Only successes are remembered, until the token's ``exp``."""
         hit = self._bearers.get(token)
-        if hit is None or hit[0] <= self.clock():
-            return None
-        return AuthResult(hit[1], bearer=True)
+        return None if hit is None else AuthResult(hit, bearer=True)
 
     def _remember_bearer(self, token: str, info: UserInfo, claims: Mapping[str, Any]) -> None:
         exp = claims.get("exp")
-        if not self.cache_results or not isinstance(exp, int | float) or isinstance(exp, bool):
-            return
-        with self._infos_lock:
-            self._bearers[token] = (float(exp), info)
-            if len(self._bearers) > _WARM_ENTRIES:
-                self._bearers.popitem(last=False)
+        if isinstance(exp, int | float) and not isinstance(exp, bool):
+            self._bearers.put(token, info, float(exp))
 
     @property
     def _verified_cache_size(self) -> int:
-        return 4096 if self.cache_results else 0
+        return self._cache_sessions
 
     # resources are created on first use, so an app that is only sync (or only async) never builds the other
     def _sio(self) -> _SyncIO:
@@ -211,7 +208,10 @@ class AuthKit(RefreshFlows):
                 self.store,
                 SingleFlight(),
                 self.breaker,
+                self.observer,
+                store_kind(self.store),
             )
+            self._sync_io.jwks.observer = self.observer
         return self._sync_io
 
     def _aio(self) -> _AsyncIO:
@@ -224,8 +224,17 @@ class AuthKit(RefreshFlows):
                 verified_cache_size=self._verified_cache_size,
                 breaker=self.breaker,
             )
-            self._async_io = _AsyncIO(http, jwks, self.store, AsyncSingleFlight(), self.breaker)
+            jwks.observer = self.observer
+            self._async_io = _AsyncIO(
+                http, jwks, self.store, AsyncSingleFlight(), self.breaker, self.observer, store_kind(self.store)
+            )
         return self._async_io
+
+    def observe(self, observer: Observer | None) -> None:
+        """Report every operation (authentication, refresh, sign-in, store and WorkOS calls, JWKS fetches) to
+        ``observer`` (``None``: stop); see :mod:`authkit_core.observe`. Without one, nothing is timed or traced.
+        :func:`authkit_core.telemetry.instrument` attaches OpenTelemetry's."""
+        attach(self, observer)
 
     def close(self) -> None:
         """Close the HTTP client this engine created for the sync face."""
@@ -249,12 +258,18 @@ class AuthKit(RefreshFlows):
         expiry is then served as it is, and an expired one makes the request signed out without ending the session.
         """
         warm = self.peek(cookies)
-        return warm if warm is not None else run_sync(self._authenticate_flow(cookies, refresh), self._sio())
+        return warm if warm is not None else self._authenticate_now(cookies, refresh)
+
+    def _authenticate_now(self, cookies: Mapping[str, str], refresh: bool) -> AuthResult:
+        return run_sync(self._authenticate_flow(cookies, refresh), self._sio())
+
+    async def _authenticate_now_async(self, cookies: Mapping[str, str], refresh: bool) -> AuthResult:
+        return await run_async(self._authenticate_flow(cookies, refresh), self._aio())
 
     async def authenticate_async(self, cookies: Mapping[str, str], *, refresh: bool = True) -> AuthResult:
         """Async :meth:`authenticate`."""
         warm = self.peek(cookies)
-        return warm if warm is not None else await run_async(self._authenticate_flow(cookies, refresh), self._aio())
+        return warm if warm is not None else await self._authenticate_now_async(cookies, refresh)
 
     def refresh(
         self, result: AuthResult, cookies: Mapping[str, str], *, organization_id: str | None = None
@@ -511,6 +526,9 @@ class AuthKit(RefreshFlows):
 
     def _sign_out_flow(self, result: AuthResult, cookies: Mapping[str, str], return_to: str | None) -> Flow[str | None]:
         session = result.session
+        key = self._warm_key(cookies) if self._warm_key is not None else None
+        if key is not None:  # a signed-out cookie is not answered from memory again
+            self._warm.discard(key)
         result.add_cookies((yield _Store("delete", (result.loaded, cookies))))
         result.loaded, result.user_info = None, _SIGNED_OUT
         if session is not None and self.events:

@@ -18,6 +18,7 @@ from .breaker import CircuitBreaker
 from .coordination import AsyncSingleFlight, SingleFlight
 from .flow import Flow, run_async, run_sync
 from .jwks import AsyncJWKSCache, JWKSCache
+from .observe import Observer, observed_async, observed_sync
 from .storage.base import SessionStore
 
 logger = logging.getLogger("authkit_session")
@@ -31,10 +32,16 @@ class _Store:
     args: tuple[Any, ...]
 
     def run_sync(self, io: _SyncIO) -> Any:
-        return getattr(io.store, self.method)(*self.args)
+        if io.observer is None:
+            return getattr(io.store, self.method)(*self.args)
+        attributes = {"authkit.store": io.store_kind, "authkit.store.operation": self.method}
+        return observed_sync(io, "store", attributes, getattr(io.store, self.method), *self.args)
 
     async def run_async(self, io: _AsyncIO) -> Any:
-        return await getattr(io.store, "a" + self.method)(*self.args)
+        if io.observer is None:
+            return await getattr(io.store, "a" + self.method)(*self.args)
+        attributes = {"authkit.store": io.store_kind, "authkit.store.operation": self.method}
+        return await observed_async(io, "store", attributes, getattr(io.store, "a" + self.method), *self.args)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +82,13 @@ class _Callback:
 @dataclass(frozen=True, slots=True)
 class _SingleFlight:
     """Run ``make_flow()`` once per ``key`` across concurrent callers in this process; all get its result.
-    ``followed`` is called in a caller that got another's result instead of running it."""
+    ``followed`` is called in a caller that got another's result instead of running it; the leader's run is the
+    observed operation ``observe`` when the shell has an observer."""
 
     key: str
     make_flow: Callable[[], Flow[Any]]
     followed: Callable[[], None] | None = None
+    observe: str | None = None
 
     def run_sync(self, io: _SyncIO) -> Any:
         led = False
@@ -87,6 +96,8 @@ class _SingleFlight:
         def lead() -> Any:
             nonlocal led
             led = True
+            if io.observer is not None and self.observe is not None:
+                return observed_sync(io, self.observe, {"authkit.store": io.store_kind}, run_sync, self.make_flow(), io)
             return run_sync(self.make_flow(), io)
 
         result = io.flights.do(self.key, lead)
@@ -100,6 +111,9 @@ class _SingleFlight:
         async def lead() -> Any:
             nonlocal led
             led = True
+            if io.observer is not None and self.observe is not None:
+                attributes = {"authkit.store": io.store_kind}
+                return await observed_async(io, self.observe, attributes, run_async, self.make_flow(), io)
             return await run_async(self.make_flow(), io)
 
         result = await io.flights.do(self.key, lead)
@@ -116,6 +130,10 @@ class _SyncIO:
     flights: SingleFlight
     #: Told the outcome of every HTTP call (see ``http.HttpCall``); ``None``: no breaker.
     breaker: CircuitBreaker | None = None
+    #: Told about every store call, HTTP call and refresh (see ``observe.py``); ``None``: none.
+    observer: Observer | None = None
+    #: The ``authkit.store`` attribute of the store's operations.
+    store_kind: str = ""
 
 
 @dataclass(slots=True)
@@ -125,3 +143,5 @@ class _AsyncIO:
     store: SessionStore
     flights: AsyncSingleFlight
     breaker: CircuitBreaker | None = None
+    observer: Observer | None = None
+    store_kind: str = ""

@@ -16,7 +16,8 @@ from typing import Protocol
 import httpx
 
 from .breaker import is_failure_status
-from .errors import ProviderUnavailableError
+from .errors import AuthKitError, ProviderUnavailableError
+from .observe import Observer, Operation
 
 __all__ = ["AsyncHttpIO", "HttpCall", "SyncHttpIO", "transport_error"]
 
@@ -57,23 +58,49 @@ class HttpCall:
 
     def run_sync(self, io: SyncHttpIO) -> httpx.Response:
         """Send with the blocking client."""
+        op = _start(io, self.request, "sync")
         try:
             response = io.http.send(self.request)
         except httpx.HTTPError as exc:
-            _record(io, self.request, False)
-            raise transport_error(exc, self.request) from None
-        _record(io, self.request, not is_failure_status(response.status_code))
-        return response
+            raise _failed(io, self.request, exc, op) from None
+        return _answered(io, self.request, response, op)
 
     async def run_async(self, io: AsyncHttpIO) -> httpx.Response:
         """Send with the async client."""
+        op = _start(io, self.request, "async")
         try:
             response = await io.http.send(self.request)
         except httpx.HTTPError as exc:
-            _record(io, self.request, False)
-            raise transport_error(exc, self.request) from None
-        _record(io, self.request, not is_failure_status(response.status_code))
-        return response
+            raise _failed(io, self.request, exc, op) from None
+        return _answered(io, self.request, response, op)
+
+
+def _start(io: object, request: httpx.Request, face: str) -> Operation | None:
+    """The observed operation of a call, when the shell has an observer (which also adds the trace context)."""
+    observer: Observer | None = getattr(io, "observer", None)
+    if observer is None:
+        return None
+    observer.inject(request.headers)
+    path = request.url.path
+    operation = "jwks" if path.startswith("/sso/jwks") else path.rsplit("/", 1)[-1] or path
+    attributes = {"authkit.workos.operation": operation, "http.request.method": request.method, "authkit.face": face}
+    return observer.start("workos", attributes)
+
+
+def _failed(io: object, request: httpx.Request, exc: httpx.HTTPError, op: Operation | None) -> AuthKitError:
+    _record(io, request, False)
+    error = transport_error(exc, request)
+    if op is not None:
+        op.end("error", error)
+    return error
+
+
+def _answered(io: object, request: httpx.Request, response: httpx.Response, op: Operation | None) -> httpx.Response:
+    ok = not is_failure_status(response.status_code)
+    _record(io, request, ok)
+    if op is not None:
+        op.end("ok" if ok else "error", None, {"http.response.status_code": response.status_code})
+    return response
 
 
 def _record(io: object, request: httpx.Request, ok: bool) -> None:

@@ -26,7 +26,6 @@ Where iron-session and @workos-inc/node differ, the choices made here are:
 from __future__ import annotations
 
 import binascii
-import functools
 import hashlib
 import hmac
 import json
@@ -42,6 +41,7 @@ import msgspec
 import pybase64
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from .cache import BoundedCache, shared_capacity
 from .errors import ConfigurationError, InvalidResponseError, SealError
 from .models import Session
 
@@ -231,23 +231,35 @@ def _check_password(password: object) -> None:
         raise ConfigurationError(f"a sealing password must be at least {MIN_PASSWORD_LENGTH} characters long")
 
 
-@functools.lru_cache(maxsize=1024)
 def _derive_key(password: str, salt: str) -> bytes:
-    """PBKDF2-HMAC-SHA1, one iteration, 32 bytes, salted with the salt's text (cached: salts are per seal)."""
+    """PBKDF2-HMAC-SHA1, one iteration, 32 bytes, salted with the salt's text."""
     return hashlib.pbkdf2_hmac("sha1", _to_utf8(password), _to_utf8(salt), 1, _KEY_BYTES)
 
 
-@functools.lru_cache(maxsize=1024)
+# (kind, password, salt) -> the keyed object an unseal needs; salts are per seal, so this remembers the keys of the
+# seals recently opened (sealing uses fresh salts and is not cached; see ``cache.py``)
+_unseal_keys: BoundedCache[tuple[str, str, str], Any] = shared_capacity(BoundedCache("seal_keys", 2048), per_session=2)
+
+
 def _mac_state(password: str, salt: str) -> hmac.HMAC:
     """An HMAC-SHA256 keyed with the derived key and fed nothing: each check works on a ``copy()`` of it, which
     skips keying HMAC again for a seal seen before (never updated itself, so it is safe to share)."""
-    return hmac.new(_derive_key(password, salt), digestmod=hashlib.sha256)
+    key = ("mac", password, salt)
+    state: hmac.HMAC | None = _unseal_keys.get(key)
+    if state is None:
+        state = hmac.new(_derive_key(password, salt), digestmod=hashlib.sha256)
+        _unseal_keys.put(key, state)
+    return state
 
 
-@functools.lru_cache(maxsize=1024)
 def _aes_key(password: str, salt: str) -> algorithms.AES:
     """The AES-256 key object for the derived encryption key (immutable, shared)."""
-    return algorithms.AES(_derive_key(password, salt))
+    key = ("aes", password, salt)
+    aes: algorithms.AES | None = _unseal_keys.get(key)
+    if aes is None:
+        aes = algorithms.AES(_derive_key(password, salt))
+        _unseal_keys.put(key, aes)
+    return aes
 
 
 # --------------------------------------------------------------------------------------------------------------

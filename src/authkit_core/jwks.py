@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -35,9 +34,11 @@ from joserfc.errors import JoseError
 from joserfc.jwk import Key, KeyParameters, KeySet, RSAKey
 
 from .breaker import CircuitBreaker
+from .cache import BoundedCache
 from .config import AuthKitConfig
 from .errors import AuthKitError, InvalidResponseError, ProviderUnavailableError
 from .flow import Flow, run_async, run_sync
+from .observe import Observer, observed_async, observed_sync
 from .tokens import ALGORITHM, ParsedToken, parse_token, verify_access_token
 from .workos_api import fetch_jwks_flow
 
@@ -172,6 +173,11 @@ class JWKSState:
         keys = self._keys
         return None if keys is None else keys.key_set
 
+    def knows(self, kid: str | None) -> bool:
+        """Whether the last good keys have ``kid``."""
+        keys = self._keys
+        return keys is not None and kid in keys.kids
+
     @property
     def fetched_at(self) -> float | None:
         """When the last good keys were fetched."""
@@ -290,32 +296,32 @@ class _CacheShell(Generic[_H, _L]):
         self._lock: _L = self._new_lock()
         # Tokens already verified, with their claims, until they expire: a repeated request costs a dict lookup,
         # not an RSA verification. Bounded, least recently used first out.
-        self._verified: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
-        self._verified_lock = threading.Lock()
-        self.verified_cache_size = verified_cache_size
+        #: Told about every fetch (see ``observe.py``); ``None``: nothing is.
+        self.observer: Observer | None = None
+        self._verified: BoundedCache[str, dict[str, Any]] = BoundedCache(
+            "verified_tokens", verified_cache_size, clock=clock
+        )
+
+    @property
+    def verified_cache_size(self) -> int:
+        """How many verified tokens are remembered (0: none)."""
+        return self._verified.capacity
 
     def _recall(self, token: str) -> dict[str, Any] | None:
         """The claims of ``token`` if it was verified before and has not expired since."""
-        if self.verified_cache_size <= 0 and not self._verified:
-            return None
-        with self._verified_lock:
-            hit = self._verified.get(token)
-            if hit is None:
-                return None
-            if hit[0] <= self.clock():
-                del self._verified[token]
-                return None
-            self._verified.move_to_end(token)
-        return dict(hit[1])
+        hit = self._verified.get(token)
+        return None if hit is None else dict(hit)
 
     def _remember(self, token: str, claims: dict[str, Any]) -> dict[str, Any]:
         exp = claims.get("exp")
-        if self.verified_cache_size > 0 and isinstance(exp, int | float) and not isinstance(exp, bool):
-            with self._verified_lock:
-                self._verified[token] = (float(exp) + self.config.jwt_leeway_seconds, dict(claims))
-                while len(self._verified) > self.verified_cache_size:
-                    self._verified.popitem(last=False)
+        if isinstance(exp, int | float) and not isinstance(exp, bool):
+            self._verified.put(token, dict(claims), float(exp) + self.config.jwt_leeway_seconds)
         return claims
+
+    def _note_skip(self, kid: str | None) -> None:
+        """Tell the observer about a token whose unknown ``kid`` gets no fetch (inside the refetch cooldown)."""
+        if self.observer is not None and kid is not None and not self.state.knows(kid):
+            self.observer.count("jwks_cooldown_skip", {})
 
     def _new_client(self) -> _H:
         raise NotImplementedError
@@ -366,7 +372,12 @@ class JWKSCache(_CacheShell[httpx.Client, threading.Lock]):
         if self._due(kid):
             with self._lock:
                 if self._due(kid):  # another thread may have fetched while this one waited
-                    run_sync(self._refresh_flow(), self)
+                    if self.observer is None:
+                        run_sync(self._refresh_flow(), self)
+                    else:
+                        observed_sync(self, "jwks_fetch", {}, run_sync, self._refresh_flow(), self)
+        elif self.observer is not None:
+            self._note_skip(kid)
         return self._key_set()
 
     def verify(self, token: str) -> dict[str, Any]:
@@ -411,7 +422,12 @@ class AsyncJWKSCache(_CacheShell[httpx.AsyncClient, anyio.Lock]):
         if self._due(kid):
             async with self._lock:
                 if self._due(kid):  # another task may have fetched while this one waited
-                    await run_async(self._refresh_flow(), self)
+                    if self.observer is None:
+                        await run_async(self._refresh_flow(), self)
+                    else:
+                        await observed_async(self, "jwks_fetch", {}, run_async, self._refresh_flow(), self)
+        elif self.observer is not None:
+            self._note_skip(kid)
         return self._key_set()
 
     async def verify(self, token: str) -> dict[str, Any]:

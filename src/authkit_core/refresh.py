@@ -107,6 +107,7 @@ class RefreshFlows:
                 key,
                 lambda: self._refresh_leader_flow(loaded, organization_id, explicit, backoff_key, retries),
                 self._coalesced_in_process if self.events else None,
+                "refresh",
             )
             info = user_info_from_session(new_loaded.session, get_token_claims(new_loaded.session.access_token))
         except AuthKitError as exc:

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 
+from ..cache import BoundedCache
 from ..config import AuthKitConfig
 from ..cookies import SetCookie, expired_cookie, session_cookie
 from ..errors import ConfigurationError, SealError, SessionError
@@ -38,40 +37,47 @@ class CookieSessionStore(SyncStoreMixin):
     """Sessions sealed into the browser's cookie (see the module documentation)."""
 
     shared = False
+    #: The ``authkit.store`` attribute of its metrics (see ``observe.py``).
+    kind = "cookie"
 
     def __init__(
-        self, *, chunking: bool = True, max_cookie_size: int = BROWSER_COOKIE_LIMIT, cache_size: int = 1024
+        self,
+        *,
+        chunking: bool = True,
+        max_cookie_size: int = BROWSER_COOKIE_LIMIT,
+        cache_size: int | None = None,
     ) -> None:
         self.chunking = chunking
         self.max_cookie_size = max_cookie_size
+        #: How many opened cookies are remembered: ``None`` (the default) lets the engine size it from its memory
+        #: budget (``AuthKit(cache_memory_mb=...)``); 0 remembers none.
         self.cache_size = cache_size
         self._config: AuthKitConfig | None = None
         # Cookie values opened (or written) recently: a browser sends the same cookie on every request, so a
-        # repeated request skips the unseal. Keyed on the exact value; bounded, least recently used first out.
-        self._opened: OrderedDict[str, tuple[Session, str]] = OrderedDict()
-        self._opened_lock = threading.Lock()
+        # repeated request skips the unseal. Keyed on the exact value; dropped on sign-out and on a new password set.
+        self._opened: BoundedCache[str, tuple[Session, str]] = BoundedCache(
+            "opened_cookies", 1024 if cache_size is None else cache_size
+        )
+
+    def size_caches(self, sessions: int) -> None:
+        """Size the opened-cookie cache for ``sessions`` sessions (the engine's budget), unless ``cache_size`` was
+        given."""
+        if self.cache_size is None:
+            self._opened.resize(sessions)
 
     def _recall(self, value: str) -> tuple[Session, str] | None:
-        if self.cache_size <= 0:
-            return None
-        with self._opened_lock:
-            hit = self._opened.get(value)
-            if hit is not None:
-                self._opened.move_to_end(value)
-            return hit
+        return self._opened.get(value)
 
     def _remember(self, value: str, session: Session) -> tuple[Session, str]:
         entry = (session, _session_key(session))
-        if self.cache_size <= 0:
-            return entry
-        with self._opened_lock:
-            self._opened[value] = entry
-            while len(self._opened) > self.cache_size:
-                self._opened.popitem(last=False)
+        self._opened.put(value, entry)
         return entry
 
     def bind(self, config: AuthKitConfig) -> None:
-        """Receive the configuration."""
+        """Receive the configuration. A different password set forgets every opened cookie (one sealed with a
+        password no longer configured must be refused, not recalled)."""
+        if self._config is not None and self._config.cookie_passwords != config.cookie_passwords:
+            self._opened.clear()
         self._config = config
 
     @property
@@ -176,6 +182,9 @@ class CookieSessionStore(SyncStoreMixin):
     def delete(self, loaded: LoadedSession | None, cookies: Mapping[str, str]) -> list[SetCookie]:
         """Expire every cookie of ours the request carried (the plain cookie at least)."""
         names = set(self._present(cookies)) | {self.config.cookie_name}
+        value = self._read(cookies)
+        if value is not None:  # a signed-out cookie is not recalled again
+            self._opened.discard(value)
         if loaded is not None and isinstance(loaded.ref, tuple):
             names.update(loaded.ref)
         return [expired_cookie(self.config, n) for n in sorted(names)]

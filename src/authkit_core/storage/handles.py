@@ -6,20 +6,23 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 
+from ..cache import BoundedCache, shared_capacity
 from ..errors import SealError
 from ..iron import seal, unseal
+from .sealed_payload import forget_cipher
 
-__all__ = ["handle_id", "new_handle", "open_handle", "seal_handle"]
+__all__ = ["forget_handle", "handle_id", "new_handle", "open_handle", "seal_handle"]
 
-#: How many opened cookie values, and how many sealed handles, are remembered (each).
-_REMEMBERED = 4096
 # handle -> (passwords, cookie value): a value sealed with the current sealing password, to send again
-_sealed: OrderedDict[str, tuple[tuple[tuple[str, str], ...], str]] = OrderedDict()
-_sealed_lock = threading.Lock()
+_sealed: BoundedCache[str, tuple[tuple[tuple[str, str], ...], str]] = shared_capacity(
+    BoundedCache("sealed_handles", 4096)
+)
+# cookie value -> (passwords, the handle it carries); failures are never remembered
+_opened: BoundedCache[str, tuple[tuple[tuple[str, str], ...], str]] = shared_capacity(
+    BoundedCache("opened_handles", 4096)
+)
 
 
 def new_handle() -> str:
@@ -54,7 +57,27 @@ def open_handle(value: str, passwords: Mapping[str, str]) -> str:
 
     A browser sends the same cookie on every request, so opened values are remembered (bounded LRU; failures are
     never remembered, and handle seals carry no expiry)."""
-    return _open_cached(value, _passwords_key(passwords))
+    key = _passwords_key(passwords)
+    hit = _opened.get(value)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    handle = _open(value, key)
+    _opened.put(value, (key, handle))
+    return handle
+
+
+def forget_handle(handle: object, value: str | None = None) -> None:
+    """Forget what is remembered for a deleted session's ``handle`` (and the cookie ``value`` that carried it):
+    its cookie values, and its record cipher (see ``sealed_payload.py``)."""
+    if value is not None:
+        _opened.discard(value)
+    if not isinstance(handle, str):
+        return
+    forget_cipher(handle)
+    hit = _sealed.get(handle)
+    _sealed.discard(handle)
+    if hit is not None:
+        _opened.discard(hit[1])
 
 
 def _passwords_key(passwords: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -62,11 +85,7 @@ def _passwords_key(passwords: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
 
 
 def _remember_sealed(handle: str, key: tuple[tuple[str, str], ...], value: str) -> None:
-    with _sealed_lock:
-        _sealed.pop(handle, None)
-        _sealed[handle] = (key, value)
-        while len(_sealed) > _REMEMBERED:  # O(1), unlike deleting a dict's first key
-            _sealed.popitem(last=False)
+    _sealed.put(handle, (key, value))
 
 
 @functools.lru_cache(maxsize=64)
@@ -75,8 +94,7 @@ def _sealing_id(key: tuple[tuple[str, str], ...]) -> str:
     return seal(None, dict(key)).split("*", 2)[1]
 
 
-@functools.lru_cache(maxsize=_REMEMBERED)
-def _open_cached(value: str, passwords: tuple[tuple[str, str], ...]) -> str:
+def _open(value: str, passwords: tuple[tuple[str, str], ...]) -> str:
     data = unseal(value, dict(passwords))
     handle = data.get("h") if isinstance(data, dict) else None
     if not isinstance(handle, str) or not handle:

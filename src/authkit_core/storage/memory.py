@@ -20,37 +20,51 @@ from ..cookies import SetCookie, expired_cookie, session_cookie
 from ..errors import ConfigurationError, SealError, SessionError
 from ..models import Session
 from .base import LoadedSession, LoadResult, SyncStoreMixin
-from .handles import handle_id, new_handle, open_handle, seal_handle
+from .handles import forget_handle, handle_id, new_handle, open_handle, seal_handle
 
 logger = logging.getLogger("authkit_session")
 
-__all__ = ["MemorySessionStore"]
+__all__ = ["ENTRY_BYTES", "MemorySessionStore"]
+
+
+#: What one session costs in the store, measured with ``tracemalloc`` (the session with its tokens and user, the
+#: entry and its index; ``tests/storage/test_memory_store.py`` keeps it honest).
+ENTRY_BYTES = 2400
 
 
 class MemorySessionStore(SyncStoreMixin):
-    """At most ``max_entries`` sessions (least recently used evicted first), each kept ``ttl_seconds`` after its
-    last save (default: the cookie's max age). Sign-out and :meth:`revoke_user_sessions` end a session for good: a
+    """At most ``max_memory_mb`` of sessions (default 32 MB: about 14,000 sessions at :data:`ENTRY_BYTES` each; or
+    exactly ``max_entries`` sessions when given), least recently used evicted first, each kept ``ttl_seconds`` after
+    its last save (default: the cookie's max age). Sign-out and :meth:`revoke_user_sessions` end a session for good: a
     refresh in flight cannot bring it back (see :meth:`update`).
 
     An evicted session is a sign-out: that user's next request is signed out (and signs in again). Evictions are
     counted (:attr:`evictions`) and logged on the ``authkit_session`` logger: a warning at the first one and at
-    every 1,000th after it, with the bound, so a store too small for its users shows in the logs. An entry costs
-    about 3.3 KB (measured by ``benchmarks/scale.py``: the session with its tokens and user), so the default bound
-    of 10,000 sessions is about 33 MB; size ``max_entries`` for the active users of one process."""
+    every 1,000th after it, with the bound, so a store too small for its users shows in the logs (and
+    :func:`authkit_core.telemetry.instrument` exports the count as ``authkit.store.evictions``). Size the bound for
+    the active users of one process, or use a shared store (SQL, Redis), which evicts nothing."""
 
     shared = False
+    #: The ``authkit.store`` attribute of its metrics (see ``observe.py``).
+    kind = "memory"
     #: The browser holds only a handle: refresh grants may use a replayable ``Idempotency-Key`` (see the engine).
     keeps_tokens_server_side = True
 
     def __init__(
         self,
         *,
-        max_entries: int = 10_000,
+        max_entries: int | None = None,
+        max_memory_mb: float = 32.0,
         ttl_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if max_entries is None:
+            if not max_memory_mb > 0:
+                raise ConfigurationError("max_memory_mb must be a number > 0")
+            max_entries = max(1, int(max_memory_mb * 1024 * 1024 // ENTRY_BYTES))
         if max_entries < 1:
             raise ConfigurationError("max_entries must be at least 1")
+        #: The bound, in sessions (from ``max_memory_mb`` unless given).
         self.max_entries = max_entries
         self._ttl = ttl_seconds
         self._clock = clock
@@ -96,8 +110,11 @@ class MemorySessionStore(SyncStoreMixin):
     def _drop(self, key: str) -> None:
         """Remove ``key``'s entry and its place in the per-user index (caller holds ``_lock``)."""
         entry = self._entries.pop(key, None)
-        if entry is None:
-            return
+        if entry is not None:
+            self._unindex(key, entry)
+
+    def _unindex(self, key: str, entry: tuple[float, Session]) -> None:
+        """Remove the dropped ``key`` from the per-user index (caller holds ``_lock``)."""
         user = entry[1].user.id
         keys = self._by_user.get(user)
         if keys is None:
@@ -140,12 +157,13 @@ class MemorySessionStore(SyncStoreMixin):
         self._entries.move_to_end(key)
         self._index(session.user.id, key)
         while len(self._entries) > self.max_entries:
-            self._drop(next(iter(self._entries)))
+            # the least recently used key, found in O(1) (``next(iter(...))`` slows down as the dict churns)
+            self._unindex(*self._entries.popitem(last=False))
             self.evictions += 1
             if self.evictions % 1000 == 1:
                 logger.warning(
                     "authkit: the memory session store is full (max_entries=%d): the least recently used session "
-                    "was evicted, and its user is signed out (%d evictions so far); raise max_entries or use a "
+                    "was evicted, and its user is signed out (%d evictions so far); raise max_memory_mb or use a "
                     "shared store",
                     self.max_entries,
                     self.evictions,
@@ -206,6 +224,7 @@ class MemorySessionStore(SyncStoreMixin):
     def delete(self, loaded: LoadedSession | None, cookies: Mapping[str, str]) -> list[SetCookie]:
         """Drop the entry (found from ``loaded``, else from the request's cookie) and expire the cookie."""
         key = loaded.key if loaded is not None else self._key_from_cookies(cookies)
+        forget_handle(loaded.ref if loaded is not None else None, cookies.get(self.config.cookie_name))
         if key is not None:
             with self._lock:
                 self._drop(key)

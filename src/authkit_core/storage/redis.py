@@ -37,7 +37,7 @@ from ..cookies import SetCookie, expired_cookie, session_cookie
 from ..errors import ConfigurationError, SealError, SessionError, SessionUnavailableError
 from ..models import Session
 from .base import LoadedSession, LoadResult, running_on_asyncio
-from .handles import handle_id, new_handle, open_handle, seal_handle
+from .handles import forget_handle, handle_id, new_handle, open_handle, seal_handle
 from .redis_scripts import ACQUIRE, CREATE, DELETE, RELEASE, UPDATE
 from .sealed_payload import decrypt_session, encrypt_session, lease_owner
 
@@ -174,6 +174,8 @@ class RedisSessionStore:
 
     #: Leases live in Redis, so several processes and machines coordinate refreshes through it.
     shared = True
+    #: The ``authkit.store`` attribute of its metrics (see ``observe.py``).
+    kind = "redis"
     #: The browser holds only a handle: refresh grants may use a replayable ``Idempotency-Key`` (see the engine).
     keeps_tokens_server_side = True
     #: ``load`` and ``reload`` give the session's version, and a lease on such a session is granted only while it
@@ -409,9 +411,11 @@ class RedisSessionStore:
     def _delete(self, loaded: LoadedSession | None, cookies: Mapping[str, str]) -> _Plan[list[SetCookie]]:
         answer = [self._expired()]
         record_id = loaded.key if loaded is not None else None
+        handle = loaded.ref if loaded is not None else None
         if record_id is None:
             handle = self._handle_from_cookies(cookies)
             record_id = handle_id(handle) if handle else None
+        forget_handle(handle, cookies.get(self._bound().cookie_name))
         if record_id is None:
             return answer
         keys = [self.session_key(record_id), self._lease_key(record_id)]

@@ -7,7 +7,6 @@ ciphertext, so a copy of the store's data without the cookies opens no session.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -17,11 +16,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from ..cache import BoundedCache, shared_capacity
 from ..errors import InvalidResponseError, TokenError
 from ..models import Session
 from ..tokens import get_token_claims
 
-__all__ = ["OWNER_MAX", "decrypt_session", "encrypt_session", "lease_owner", "session_id_of"]
+__all__ = ["OWNER_MAX", "decrypt_session", "encrypt_session", "forget_cipher", "lease_owner", "session_id_of"]
 
 # The HKDF info string stays "sql v1" for every store: SQL rows written before this module existed still open.
 _HKDF_INFO = b"authkit-session sql v1"
@@ -31,13 +31,24 @@ _NONCE_BYTES = 12
 OWNER_MAX = 64
 
 
-@functools.lru_cache(maxsize=4096)
+# handle -> its record's cipher; dropped when the session is deleted (see ``cache.py``)
+_ciphers: BoundedCache[str, AESGCM] = shared_capacity(BoundedCache("record_ciphers", 4096))
+
+
 def _aead(handle: str) -> AESGCM:
     """The cipher of one handle's record. Remembered: a refresh decrypts (``load``) and encrypts (``update``) under
     the same handle, and a browser sends it again and again (the handles themselves are remembered as long, see
     ``handles.py``)."""
-    key = HKDF(algorithm=SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(handle.encode())
-    return AESGCM(key)
+    cipher = _ciphers.get(handle)
+    if cipher is None:
+        cipher = AESGCM(HKDF(algorithm=SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(handle.encode()))
+        _ciphers.put(handle, cipher)
+    return cipher
+
+
+def forget_cipher(handle: str) -> None:
+    """Forget a deleted session's record cipher."""
+    _ciphers.discard(handle)
 
 
 def encrypt_session(handle: str, record_id: str, session: Session) -> bytes:

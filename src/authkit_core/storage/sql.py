@@ -36,7 +36,7 @@ from ..cookies import SetCookie, expired_cookie, session_cookie
 from ..errors import ConfigurationError, SealError, SessionError
 from ..models import Session
 from .base import LoadedSession, LoadResult, running_on_asyncio
-from .handles import handle_id, new_handle, open_handle, seal_handle
+from .handles import forget_handle, handle_id, new_handle, open_handle, seal_handle
 from .sealed_payload import decrypt_session, encrypt_session, lease_owner, session_id_of
 from .sql_exec import (
     _OWN_ENGINE_OPTIONS,
@@ -88,6 +88,8 @@ class SQLSessionStore:
 
     #: Leases live in the database, so several processes coordinate refreshes through it.
     shared = True
+    #: The ``authkit.store`` attribute of its metrics (see ``observe.py``).
+    kind = "sql"
     #: The browser holds only a handle: refresh grants may use a replayable ``Idempotency-Key`` (see the engine).
     keeps_tokens_server_side = True
     #: ``load`` and ``reload`` give the row's version, and a lease on such a session is granted only while the row
@@ -292,9 +294,11 @@ class SQLSessionStore:
     def _delete(self, loaded: LoadedSession | None, cookies: Mapping[str, str]) -> _Work[list[SetCookie]]:
         answer = [self._expired()]
         row_id = loaded.key if loaded is not None else None
+        handle = loaded.ref if loaded is not None else None
         if row_id is None:
             handle = self._handle_from_cookies(cookies)
             row_id = handle_id(handle) if handle else None
+        forget_handle(handle, cookies.get(self._bound().cookie_name))
         if row_id is None:
             return _Done(answer)
         return _Step(self._sql.delete, {"row_id": row_id}, lambda _count, _row: answer)
