@@ -9,8 +9,9 @@ Each pair is the same app bare and behind a session middleware:
   or Flask app answering ``ok`` (what the middleware is put in front of in practice);
 * ``starlette_sessions()``: the same Starlette app behind Starlette's own ``SessionMiddleware`` (a signed cookie,
   no token verification) for reference: what a session layer of the field costs in the same setup;
-* ``asgi_header_only()``: the constant app behind a middleware that only adds two response headers, for
-  reference: what wrapping ``send`` alone costs under the server.
+* ``asgi_header_only()`` and ``starlette_header_only()``: the constant app and the Starlette app behind a
+  middleware that only adds two response headers, for reference: what wrapping ``send`` alone costs under the
+  server.
 
 The factories read the ``AuthKitConfig`` keyword arguments (pointing at the benchmark's emulator) from the JSON in
 ``AUTHKIT_BENCH_CONFIG``; every AuthKit app uses the cookie store.
@@ -73,6 +74,14 @@ def starlette_bare() -> Any:
     return Starlette(routes=[Route("/", home)])
 
 
+def starlette_header_only() -> Any:
+    """:func:`starlette_bare` behind the header-only middleware (reference: the floor of a response-touching
+    middleware on a framework app)."""
+    from .hotpath import header_only_middleware
+
+    return header_only_middleware(starlette_bare())
+
+
 def starlette_authkit() -> Any:
     """:func:`starlette_bare` behind ``AuthKitMiddleware``."""
     from authkit_adapters.asgi import AuthKitMiddleware
@@ -114,3 +123,49 @@ def flask_authkit() -> Any:
     from authkit_adapters.wsgi import AuthKitWSGIMiddleware
 
     return AuthKitWSGIMiddleware(flask_bare(), authkit=_kit())
+
+
+async def _signed_in_reporter(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Answers ``1`` when the middleware found the request signed in, ``0`` when not (the load generator counts
+    the zeros: a memory store evicting its sessions shows there)."""
+    user = scope.get("user")
+    body = b"1" if user is not None and user.is_authenticated else b"0"
+    headers = [(b"content-type", b"text/plain"), (b"content-length", b"1")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def users_bare() -> Any:
+    """The reporter app alone (every request ``0``): the bare server of the many-users part."""
+    return _signed_in_reporter
+
+
+def users_authkit() -> Any:
+    """The reporter app behind ``AuthKitMiddleware`` on the store ``AUTHKIT_BENCH_USERS`` names, with its N sessions
+    signed in at start-up (the sign-in answers are read from a file the benchmark wrote); the cookie headers that
+    carry them are written to a file for the load generator, one per line."""
+    from authkit_adapters.asgi import AuthKitMiddleware
+    from authkit_core.models import AuthenticationResponse, NoUserInfo
+    from authkit_core.results import AuthResult
+    from authkit_core.storage import MemorySessionStore, SessionStore, SQLSessionStore
+
+    spec = json.loads(os.environ["AUTHKIT_BENCH_USERS"])
+    with open(spec["responses"], encoding="utf-8") as handle:
+        responses = json.load(handle)[: spec["sessions"]]
+    store: SessionStore
+    if spec["store"] == "memory":
+        store = MemorySessionStore()
+    elif spec["store"] == "sqlite":
+        store = SQLSessionStore(f"sqlite:///{spec['database']}", create_tables=True)
+    else:
+        store = CookieSessionStore()
+    kit = AuthKit(AuthKitConfig(**json.loads(os.environ["AUTHKIT_BENCH_CONFIG"])), store=store)
+    lines = []
+    for response in responses:
+        result = AuthResult(NoUserInfo())
+        kit.save_session(result, AuthenticationResponse.from_api(response), {})
+        lines.append("; ".join(f"{c.name}={c.value}" for c in result.cookies if not c.is_deletion))
+    with open(spec["cookies_out"] + ".part", "w", encoding="latin-1") as handle:
+        handle.write("\n".join(lines) + "\n")
+    os.replace(spec["cookies_out"] + ".part", spec["cookies_out"])
+    return AuthKitMiddleware(_signed_in_reporter, authkit=kit)

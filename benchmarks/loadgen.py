@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import time
+from typing import Any
 
 MAX_REQUESTS = 2_000_000
 
@@ -107,6 +109,97 @@ async def run(port: int, cookie: str, seconds: float, warmup: float, connections
     }
 
 
+def _request(port: int, cookie: str) -> bytes:
+    return f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: authkit-bench\r\nCookie: {cookie}\r\n\r\n".encode(
+        "latin-1"
+    )
+
+
+async def _many_connection(port: int, pick: Any, state: dict[str, Any]) -> None:
+    """One keep-alive connection sending the cookie headers ``pick()`` hands out, counting answers ``0`` (the
+    users app's "signed out") once the warm-up requests are done."""
+    reader: asyncio.StreamReader | None = None
+    writer: asyncio.StreamWriter | None = None
+    while time.perf_counter() < state["stop_at"] and state["sent"] < MAX_REQUESTS:
+        try:
+            if writer is None:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            assert reader is not None
+            cookie = pick()
+            state["sent"] += 1
+            measured = state["measuring"]
+            start = time.perf_counter()
+            writer.write(_request(port, cookie))
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            body = await reader.readexactly(length) if length else b""
+            done = time.perf_counter()
+            if not state["measuring"] and state["sent"] >= state["warmup_requests"]:
+                state["measuring"] = True
+                state["measure_from"] = done
+                state["stop_at"] = done + state["seconds"]
+            if not measured:
+                continue
+            if not head.startswith(b"HTTP/1.1 200"):
+                state["errors"] += 1
+            else:
+                state["latencies"].append(done - start)
+                if body == b"0":
+                    state["signed_out"] += 1
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            state["errors"] += 1
+            if writer is not None:
+                writer.close()
+            writer = None
+            await asyncio.sleep(0.01)
+    if writer is not None:
+        writer.close()
+
+
+async def run_many(
+    port: int, cookies: list[str], order: list[int], seconds: float, warmup_requests: int, connections: int
+) -> dict[str, object]:
+    """Load ``127.0.0.1:port`` with one cookie header per request, taken from ``cookies`` in ``order`` (cycled):
+    ``warmup_requests`` first, then ``seconds`` measured (bounded: at most 10 minutes of warm-up)."""
+    position = 0
+
+    def pick() -> str:
+        nonlocal position
+        cookie = cookies[order[position % len(order)]]
+        position += 1
+        return cookie
+
+    await _first_answer(port, _request(port, cookies[0]))
+    state: dict[str, Any] = {
+        "sent": 0,
+        "warmup_requests": warmup_requests,
+        "measuring": warmup_requests <= 0,
+        "measure_from": time.perf_counter(),
+        "seconds": seconds,
+        "stop_at": time.perf_counter() + (seconds if warmup_requests <= 0 else 600.0),
+        "latencies": [],
+        "errors": 0,
+        "signed_out": 0,
+    }
+    await asyncio.gather(*(_many_connection(port, pick, state) for _ in range(connections)))
+    elapsed = max(1e-9, time.perf_counter() - state["measure_from"]) if state["measuring"] else 0.0
+    latencies = sorted(state["latencies"])
+    n = len(latencies)
+    return {
+        "requests": n,
+        "errors": state["errors"],
+        "signed_out": state["signed_out"],
+        "seconds": elapsed,
+        "rps": n / elapsed if elapsed else 0.0,
+        "p50_ms": latencies[n // 2] * 1000 if n else None,
+        "p99_ms": latencies[min(n - 1, round(0.99 * (n - 1)))] * 1000 if n else None,
+    }
+
+
 def main() -> None:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -115,6 +208,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--warmup", type=float, default=0.5)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--cookies-file", help="one Cookie header per line, sent in --order (instead of --cookie)")
+    parser.add_argument("--order", choices=("round_robin", "skewed"), default="round_robin")
+    parser.add_argument("--warmup-requests", type=int, default=0, help="with --cookies-file: requests before measuring")
     args = parser.parse_args()
     if not 0 < args.seconds <= 60 or not 0 < args.connections <= 256:
         parser.error("--seconds must be in (0, 60] and --connections in (0, 256]")
@@ -125,7 +221,21 @@ def main() -> None:
         runner = uvloop.run
     except ImportError:
         pass
-    print(json.dumps(runner(run(args.port, args.cookie, args.seconds, args.warmup, args.connections))))
+    if args.cookies_file:
+        with open(args.cookies_file, encoding="latin-1") as handle:
+            cookies = [line.rstrip("\n") for line in handle if line.strip()]
+        order = skewed_order(len(cookies)) if args.order == "skewed" else list(range(len(cookies)))
+        result = runner(run_many(args.port, cookies, order, args.seconds, args.warmup_requests, args.connections))
+    else:
+        result = runner(run(args.port, args.cookie, args.seconds, args.warmup, args.connections))
+    print(json.dumps(result))
+
+
+def skewed_order(n: int, length: int = 200_000, seed: int = 16) -> list[int]:
+    """A realistic skew: 80% of requests to the hottest 2% of ``n`` sessions, the rest spread over all of them."""
+    rng = random.Random(seed)
+    hot = max(1, n // 50)
+    return [rng.randrange(hot) if rng.random() < 0.8 else rng.randrange(n) for _ in range(length)]
 
 
 if __name__ == "__main__":

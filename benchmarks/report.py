@@ -119,6 +119,32 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.2f}"
 
 
+def _users_http_lines(found: dict[str, Any] | None) -> list[str]:
+    """The many-users table through uvicorn (see ``users_http.py``)."""
+    if not found:
+        return []
+    from .users_http import table
+
+    return [
+        "### Many users through uvicorn: throughput behind the middleware over N distinct sessions",
+        "",
+        f"{found['connections']} keep-alive connections, {found['seconds']:g} s per measurement after one pass over"
+        " the N sessions; share of the bare app's requests per second in the same run.",
+        "",
+        *table(found),
+        "",
+    ]
+
+
+def _telemetry_lines(found: dict[str, Any] | None) -> list[str]:
+    """The OpenTelemetry overhead table (see ``telemetry.py``)."""
+    if not found:
+        return []
+    from .telemetry import table
+
+    return ["### OpenTelemetry: what `instrument()` adds (medians)", "", table(found), ""]
+
+
 def _users_lines(users: dict[str, Any] | None) -> list[str]:
     """The many-users table: per store and N, microseconds per request and what stayed signed in."""
     if not users:
@@ -240,6 +266,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append("")
     lines += _outage_lines(results.get("outage"))
     lines += _users_lines(results.get("users"))
+    lines += _users_http_lines(results.get("users_http"))
+    lines += _telemetry_lines(results.get("telemetry"))
     tp = results.get("throughput")
     if tp:
         lines += [
@@ -413,6 +441,44 @@ def chart(results: dict[str, Any], path: Path) -> bool:
 # --- writing ------------------------------------------------------------------------------------------------------
 
 
+def users_chart(results: dict[str, Any], path: Path) -> bool:
+    """The many-users curve: microseconds per request in process, and the share of bare throughput through
+    uvicorn, over N distinct sessions (log scale), per store and order. ``False`` without matplotlib or data."""
+    users, http = results.get("users"), results.get("users_http")
+    if not users and not http:
+        return False
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5))
+    for store, rows in (users or {}).items():
+        sizes = [r["sessions"] for r in rows]
+        left.plot(sizes, [r["round_robin_mean_us"] for r in rows], marker="o", label=f"{store}, round-robin")
+        left.plot(sizes, [r["skewed_mean_us"] for r in rows], marker="x", linestyle="--", label=f"{store}, skewed")
+    left.set(xscale="log", yscale="log", xlabel="distinct sessions N", ylabel="us per request (mean)")
+    left.set_title("AuthKit.authenticate in process")
+    left.legend(fontsize=8)
+    for store in ("cookie", "memory", "sqlite"):
+        rows = (http or {}).get(store) or []
+        if not rows:
+            continue
+        sizes = [r["sessions"] for r in rows]
+        for order, style in (("round_robin", "-"), ("skewed", "--")):
+            shares = [100 * (r[order]["share"] or 0) for r in rows]
+            right.plot(sizes, shares, marker="o", linestyle=style, label=f"{store}, {order.replace('_', '-')}")
+    right.set(xscale="log", ylim=(0, 100), xlabel="distinct sessions N", ylabel="% of bare throughput")
+    right.set_title("Through uvicorn (one worker)")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
+
+
 def write(results: dict[str, Any], out_dir: Path, docs: Path | None) -> dict[str, Path]:
     """Write ``benchmarks.json``, ``results.md`` and ``chart.png`` to ``out_dir``; update ``docs`` if given."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -423,6 +489,8 @@ def write(results: dict[str, Any], out_dir: Path, docs: Path | None) -> dict[str
     paths["markdown"].write_text("# Benchmark results\n\n" + table + "\n", encoding="utf-8")
     if chart(results, out_dir / "chart.png"):
         paths["chart"] = out_dir / "chart.png"
+    if users_chart(results, out_dir / "users.png"):
+        paths["users_chart"] = out_dir / "users.png"
     if docs is not None:
         rel = os.path.relpath(out_dir / "chart.png", docs.parent)
         block = f"{START}\n{table}\n![benchmark chart]({rel})\n{END}"

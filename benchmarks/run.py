@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import hotpath, outage, refresh, report, scale, throughput, users
+from . import hotpath, outage, refresh, report, scale, telemetry, throughput, users, users_http
 from .common import Lab
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("hot", "refresh", "storm", "throughput", "scale", "outage", "users")
+PARTS = ("hot", "refresh", "storm", "throughput", "scale", "outage", "users", "users-http", "telemetry")
 
 
 def _ints(text: str) -> list[int]:
@@ -36,7 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--docs",
         type=Path,
         default=None,
-        help="performance page to update (default docs/performance.md; never in --smoke unless given)",
+        help="performance page to update (default docs/performance.md on a full run; never in --smoke or a run of "
+        "some parts unless given)",
     )
     parser.add_argument("--no-docs", action="store_true", help="do not touch the performance page")
     parser.add_argument("--scale-sizes", type=_ints, default=None, help="stored-session counts (default 1e3,1e5,1e6)")
@@ -71,6 +72,11 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
             "outage_on_requests": 20,
             "users_sizes": [1, 20],
             "users_requests": 200,
+            "users_http_sizes": [1, 20],
+            "users_http_seconds": 0.3,
+            "telemetry_rounds": 2,
+            "telemetry_per_round": 50,
+            "telemetry_refreshes": 10,
         }
     else:
         s = {
@@ -94,6 +100,11 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
             "outage_on_requests": 4000,
             "users_sizes": [1, 100, 1_000, 10_000, 50_000],
             "users_requests": 20_000,
+            "users_http_sizes": [1, 100, 1_000, 10_000, 50_000],
+            "users_http_seconds": 3.0,
+            "telemetry_rounds": 20,
+            "telemetry_per_round": 2000,
+            "telemetry_refreshes": 200,
         }
     for key, value in (
         ("scale_sizes", args.scale_sizes),
@@ -117,7 +128,10 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         raise SystemExit(f"unknown parts: {', '.join(sorted(unknown))}")
     s = settings(args)
     out_dir = args.out or ROOT / "benchmarks" / "results"
-    docs = None if args.no_docs else args.docs or (None if args.smoke else ROOT / "docs" / "performance.md")
+    # the results block of the performance page is rewritten by a full run only (a part alone would wipe the others'
+    # tables), unless --docs names the page
+    full = set(parts) == set(PARTS)
+    docs = None if args.no_docs else args.docs or (None if args.smoke or not full else ROOT / "docs" / "performance.md")
     started = time.time()
     results: dict[str, Any] = {
         "meta": {
@@ -175,6 +189,19 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         if "users" in parts:
             step("many users")
             results["users"] = users.run(lab, sizes=s["users_sizes"], requests=s["users_requests"])
+        if "users-http" in parts:
+            step("many users through uvicorn")
+            results["users_http"] = users_http.run(
+                lab, sizes=s["users_http_sizes"], seconds=s["users_http_seconds"], connections=s["tp_connections"]
+            )
+        if "telemetry" in parts:
+            step("OpenTelemetry overhead")
+            results["telemetry"] = telemetry.run(
+                lab,
+                rounds=s["telemetry_rounds"],
+                per_round=s["telemetry_per_round"],
+                refreshes=s["telemetry_refreshes"],
+            )
     results["meta"]["duration_s"] = time.time() - started
     paths = report.write(results, out_dir, docs)
     step("done: " + ", ".join(str(p) for p in paths.values()))

@@ -97,6 +97,13 @@ PAIRS = (
         "benchmarks.apps:asgi_header_only()",
         "authkit",
     ),
+    (
+        "uvicorn+starlette, header-only middleware (reference)",
+        "uvicorn",
+        "benchmarks.apps:starlette_bare()",
+        "benchmarks.apps:starlette_header_only()",
+        "authkit",
+    ),
     ("gunicorn", "gunicorn", "benchmarks.apps:wsgi_bare", "benchmarks.apps:wsgi_authkit()", "authkit"),
     ("gunicorn+flask", "gunicorn", "benchmarks.apps:flask_bare()", "benchmarks.apps:flask_authkit()", "authkit"),
 )

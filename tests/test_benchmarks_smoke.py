@@ -28,7 +28,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=110,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads((out / "benchmarks.json").read_text()), out
@@ -125,3 +125,27 @@ def test_many_users(results: tuple[dict, Path]) -> None:
             assert r["round_robin_median_us"] > 0 and r["skewed_median_us"] > 0
             assert r["round_robin_signed_out"] == r["skewed_signed_out"] == 0  # 20 sessions fit every bound
     assert "### Many users" in (results[1] / "results.md").read_text()
+
+
+def test_many_users_through_uvicorn(results: tuple[dict, Path]) -> None:
+    found = results[0]["users_http"]
+    assert found["sizes"] == [1, 20]
+    for store in ("cookie", "memory", "sqlite"):
+        rows = found[store]
+        assert [r["sessions"] for r in rows] == [1, 20]
+        for row in rows:
+            for order in ("round_robin", "skewed"):
+                point = row[order]
+                assert point["rps"] > 0 and point["bare_rps"] > 0 and point["share"] > 0
+                assert point["signed_out_share"] == 0 and point["errors"] == 0  # every session served signed in
+            assert row["rss_kb"] > 0
+    assert "### Many users through uvicorn" in (results[1] / "results.md").read_text()
+    assert (results[1] / "users.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the curve
+
+
+def test_telemetry_overhead(results: tuple[dict, Path]) -> None:
+    found = results[0]["telemetry"]
+    for store in ("cookie", "memory"):
+        for case in ("plain", "stopped", "api_only", "otel"):
+            assert found[store]["warm_us"][case] > 0 and found[store]["refresh_us"][case] > 0
+    assert "### OpenTelemetry" in (results[1] / "results.md").read_text()

@@ -40,7 +40,7 @@ from .cookies import expired_cookie
 from .coordination import AsyncSingleFlight, SingleFlight
 from .engine_effects import _AsyncIO, _Store, _SyncIO, _Verify
 from .errors import AuthKitError, ProviderBackoffError, SessionError, TokenError
-from .events import EventChannel, SessionEnded
+from .events import Event, EventChannel, RefreshFailed, SessionEnded, SessionRefreshed
 from .flow import Flow, run_async, run_sync
 from .jwks import AsyncJWKSCache, JWKSCache
 from .models import AuthenticationResponse, Session, UserInfo
@@ -131,6 +131,8 @@ class AuthKit(RefreshFlows):
         grow_shared(sessions)
         #: The event channel (see :mod:`authkit_core.events`): subscribe to observe refreshes, sign-outs ...
         self.events = EventChannel()
+        if on_session_refresh_success is not None or on_session_refresh_error is not None:
+            self.events.subscribe(self._refresh_callbacks)  # errors logged, as the callbacks always were
         #: What times and traces the engine's operations (see :meth:`observe`); ``None``: nothing does.
         self.observer: Observer | None = None
         self._sync_io: _SyncIO | None = None
@@ -229,6 +231,15 @@ class AuthKit(RefreshFlows):
                 http, jwks, self.store, AsyncSingleFlight(), self.breaker, self.observer, store_kind(self.store)
             )
         return self._async_io
+
+    def _refresh_callbacks(self, event: Event) -> Any:
+        """The ``on_session_refresh_*`` callbacks as a subscriber of the event channel (what they return is
+        returned: an awaitable is awaited on the async face)."""
+        if isinstance(event, SessionRefreshed) and self.on_session_refresh_success is not None:
+            return self.on_session_refresh_success(event.user_info)
+        if isinstance(event, RefreshFailed) and self.on_session_refresh_error is not None:
+            return self.on_session_refresh_error(event.error, event.transient)
+        return None
 
     def observe(self, observer: Observer | None) -> None:
         """Report every operation (authentication, refresh, sign-in, store and WorkOS calls, JWKS fetches) to

@@ -1,12 +1,11 @@
 """The engine's effects: each is one step a flow yields (``flow.py``) and one line of I/O in either shell.
 
-``_Store`` calls the session store, ``_Verify`` the JWKS cache, ``_Callback`` a user callback, ``_SingleFlight``
+``_Store`` calls the session store, ``_Verify`` the JWKS cache, ``_Emit`` an event to its subscribers, ``_SingleFlight``
 coalesces concurrent refreshes in this process. ``_SyncIO`` and ``_AsyncIO`` are the resources each shell hands them.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ import httpx
 
 from .breaker import CircuitBreaker
 from .coordination import AsyncSingleFlight, SingleFlight
+from .events import Event, EventChannel
 from .flow import Flow, run_async, run_sync
 from .jwks import AsyncJWKSCache, JWKSCache
 from .observe import Observer, observed_async, observed_sync
@@ -58,25 +58,18 @@ class _Verify:
 
 
 @dataclass(frozen=True, slots=True)
-class _Callback:
-    """Call a user callback (awaiting it on the async face when it returns an awaitable). Errors are logged."""
+class _Emit:
+    """Give an event to the channel's subscribers (awaiting coroutine subscribers on the async face; each
+    subscription's error policy applies, see ``events.py``)."""
 
-    fn: Callable[..., Any]
-    args: tuple[Any, ...]
+    channel: EventChannel
+    event: Event
 
     def run_sync(self, io: object) -> None:
-        try:
-            self.fn(*self.args)
-        except Exception:
-            logger.exception("authkit: session refresh callback failed")
+        self.channel.emit(self.event)
 
     async def run_async(self, io: object) -> None:
-        try:
-            result = self.fn(*self.args)
-            if inspect.isawaitable(result):
-                await result
-        except Exception:
-            logger.exception("authkit: session refresh callback failed")
+        await self.channel.aemit(self.event)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,18 +5,28 @@ something happens: a refresh grant, a refresh that failed, a refresh coalesced w
 or across processes through the store's lease), a session that ended and why, a sign-in or a failed one.
 Subscribers are plain callables (``channel.subscribe(fn)``); OpenTelemetry (:mod:`authkit_core.telemetry`) is one.
 
-Error policy: a subscriber that raises is logged (once per exception, with its traceback) and the others still
-run; the request goes on as if nobody had subscribed. Emitting with no subscriber costs a truth test. Events carry
-codes and durations, never a user id, email, token or session handle.
+The flows emit as an effect, so on the async face a subscriber may be a coroutine function (it is awaited); on the
+sync face an awaitable a subscriber returns is closed and logged. The engine's ``on_session_refresh_success`` and
+``on_session_refresh_error`` callbacks are subscribers of :class:`SessionRefreshed` and :class:`RefreshFailed`.
+
+Error policy, per subscription (``subscribe(fn, errors=...)``): ``"log"`` (the default, and the refresh callbacks'
+and OpenTelemetry's): a subscriber that raises is logged with its traceback and the others still run; the request
+goes on as if nobody had subscribed. ``"raise"``: the exception propagates to the request that emitted (for a
+subscriber whose failure must stop it). Emitting with no subscriber costs a truth test.
+
+Events carry codes and durations, never a user id, email, token or session handle, with two exceptions meant for
+the app's own in-process subscribers: :class:`SessionRefreshed` carries the request's ``UserInfo`` and
+:class:`RefreshFailed` the ``TokenRefreshError``. OpenTelemetry never reads them.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import ClassVar, Literal
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
 
 __all__ = [
     "Event",
@@ -25,6 +35,7 @@ __all__ = [
     "RefreshFailed",
     "RefreshGranted",
     "SessionEnded",
+    "SessionRefreshed",
     "SignInFailed",
     "SignedIn",
 ]
@@ -60,11 +71,23 @@ class RefreshCoalesced(Event):
 
 @dataclass(frozen=True, slots=True)
 class RefreshFailed(Event):
-    """A refresh failed with ``code``; ``transient``: the session was kept."""
+    """A request's refresh failed with ``code``; ``transient``: the session was kept. ``error`` is the
+    ``TokenRefreshError`` (in process only: what ``on_session_refresh_error`` receives)."""
 
     name: ClassVar[str] = "refresh_failed"
     code: str
     transient: bool
+    error: Any = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRefreshed(Event):
+    """A request's session was refreshed (once per request that got the new session: the one that spent the token
+    and those that joined it). ``user_info`` is that request's ``UserInfo`` (in process only: what
+    ``on_session_refresh_success`` receives)."""
+
+    name: ClassVar[str] = "session_refreshed"
+    user_info: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,17 +122,21 @@ class EventChannel:
     """Subscribers and the events emitted to them (see the module)."""
 
     def __init__(self) -> None:
-        self._subscribers: tuple[Subscriber, ...] = ()
+        self._subscribers: tuple[tuple[Subscriber, bool], ...] = ()
         self._lock = threading.Lock()
 
-    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        """Call ``subscriber`` with every event from now on; returns the function that unsubscribes it."""
+    def subscribe(self, subscriber: Subscriber, *, errors: Literal["log", "raise"] = "log") -> Callable[[], None]:
+        """Call ``subscriber`` with every event from now on (``errors``: the policy when it raises, see the
+        module); returns the function that unsubscribes it."""
+        if errors not in ("log", "raise"):
+            raise ValueError("errors must be 'log' or 'raise'")
+        entry = (subscriber, errors == "raise")
         with self._lock:
-            self._subscribers = (*self._subscribers, subscriber)
+            self._subscribers = (*self._subscribers, entry)
 
         def unsubscribe() -> None:
             with self._lock:
-                self._subscribers = tuple(s for s in self._subscribers if s is not subscriber)
+                self._subscribers = tuple(s for s in self._subscribers if s is not entry)
 
         return unsubscribe
 
@@ -117,9 +144,29 @@ class EventChannel:
         return bool(self._subscribers)
 
     def emit(self, event: Event) -> None:
-        """Give ``event`` to every subscriber; one that raises is logged and does not stop the others."""
-        for subscriber in self._subscribers:
+        """Give ``event`` to every subscriber, on this thread (an awaitable a subscriber returns is closed and
+        logged: a coroutine subscriber needs the async face)."""
+        for subscriber, propagate in self._subscribers:
             try:
-                subscriber(event)
+                result = subscriber(event)
+                if inspect.isawaitable(result):
+                    close = getattr(result, "close", None)
+                    if close is not None:
+                        close()
+                    raise TypeError("a coroutine subscriber was called on the sync face (use a plain function)")
             except Exception:
+                if propagate:
+                    raise
+                logger.exception("authkit: an event subscriber failed on %s", event.name)
+
+    async def aemit(self, event: Event) -> None:
+        """:meth:`emit` on the async face: an awaitable a subscriber returns is awaited."""
+        for subscriber, propagate in self._subscribers:
+            try:
+                result = subscriber(event)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                if propagate:
+                    raise
                 logger.exception("authkit: an event subscriber failed on %s", event.name)

@@ -19,7 +19,7 @@ from typing import Any
 from .breaker import CircuitBreaker
 from .config import AuthKitConfig
 from .cookies import SetCookie
-from .engine_effects import _Callback, _SingleFlight, _Store
+from .engine_effects import _Emit, _SingleFlight, _Store
 from .errors import (
     AuthKitError,
     ProviderBackoffError,
@@ -29,7 +29,7 @@ from .errors import (
     TokenRefreshError,
     WorkOSAPIError,
 )
-from .events import EventChannel, RefreshCoalesced, RefreshFailed, RefreshGranted, SessionEnded
+from .events import EventChannel, RefreshCoalesced, RefreshFailed, RefreshGranted, SessionEnded, SessionRefreshed
 from .flow import Flow, Sleep
 from .models import Session, UserInfo
 from .results import _SIGNED_OUT, AuthResult, log_fields
@@ -128,10 +128,8 @@ class RefreshFlows:
                     error.is_transient,
                     extra=log_fields("refresh_failed", error.code, error.is_transient),
                 )
-            if self.events:
-                self.events.emit(RefreshFailed(error.code, error.is_transient))
-            if self.on_session_refresh_error is not None:
-                yield _Callback(self.on_session_refresh_error, (error, error.is_transient))
+            if self.events:  # on_session_refresh_error among the subscribers
+                yield _Emit(self.events, RefreshFailed(error.code, error.is_transient, error))
             result.error = error
             # A refused organization switch leaves the current session as it was (WorkOS refused the grant, so
             # the refresh token was not spent); any other terminal failure ends the session, and so does a switch
@@ -150,8 +148,8 @@ class RefreshFlows:
         result.loaded, result.user_info, result.refreshed, result.error = new_loaded, info, True, None
         result.add_cookies(new_cookies)
         logger.debug("authkit: session refreshed", extra=log_fields("refreshed"))
-        if self.on_session_refresh_success is not None:
-            yield _Callback(self.on_session_refresh_success, (info,))
+        if self.events:  # on_session_refresh_success among the subscribers
+            yield _Emit(self.events, SessionRefreshed(info))
         return result
 
     def _refresh_leader_flow(
