@@ -85,3 +85,13 @@ def test_the_flag_serves_metrics_from_the_real_demo(tmp_path: Any) -> None:
         assert any("/metrics" in line for line in demo.output)
     finally:
         assert demo.stop() == 0
+
+
+def test_make_demo_installs_what_the_flag_needs() -> None:
+    # `make demo` installs the `demo` extra only: --metrics must work from it (a fresh clone has nothing else)
+    import tomllib
+    from pathlib import Path
+
+    extras = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())["project"]
+    demo = extras["optional-dependencies"]["demo"]
+    assert any(requirement.startswith("opentelemetry-sdk") for requirement in demo)
