@@ -115,9 +115,11 @@ class AuthKit(RefreshFlows):
         #: The caches' memory budget (0 with ``cache_results=False``) and how many sessions it holds here.
         self.cache_budget = CacheBudget(cache_memory_mb if cache_results else 0)
         self._warm_key: Callable[[Mapping[str, str]], str | None] | None = getattr(self.store, "cache_key", None)
+        # a store whose load does no I/O (memory): its live entry is checked on the warm path (see peek)
+        self._load_now: Callable[[Mapping[str, str]], LoadResult] | None = getattr(self.store, "load_now", None)
         sessions = self.cache_budget.sessions("cookie" if self._warm_key is not None else "server")
         if not cache_results:
-            self._warm_key = None
+            self._warm_key = self._load_now = None
         # access token -> (the session object it was built for, its UserInfo)
         self._infos: BoundedCache[str, tuple[Session, UserInfo]] = BoundedCache("user_info", sessions, clock=clock)
         # recently authenticated cookies of a cookie-only store: value -> (UserInfo, session), until the token is due
@@ -156,24 +158,44 @@ class AuthKit(RefreshFlows):
         """What :meth:`authenticate` would answer, without doing anything, when this exact session cookie was
         authenticated a moment ago and its access token is not yet due for a refresh; else ``None``.
 
-        Only for stores whose session lives wholly in the cookie (``CookieSessionStore``: nothing server-side can
-        revoke it, so remembering the answer until the token is due is exactly as strong as recomputing it). A
-        repeated request then costs one dictionary lookup.
+        For a store whose session lives wholly in the cookie (``CookieSessionStore``: nothing server-side can
+        revoke it, so remembering the answer until the token is due is exactly as strong as recomputing it), a
+        repeated request costs one dictionary lookup. For a store whose load does no I/O (``MemorySessionStore``)
+        the live entry is read first, and the answer is reused only for that very session object (a deleted,
+        revoked, expired or refreshed session is never answered from memory). Stores with I/O (SQL, Redis): never.
         """
-        key = self._warm_key(cookies) if self._warm_key is not None else None
-        if key is None or getattr(cookies, "duplicates", None):
+        if getattr(cookies, "duplicates", None):
             return None
-        hit = self._warm.get(key)
+        if self._warm_key is None:
+            return self._peek_live(cookies) if self._load_now is not None else None
+        key = self._warm_key(cookies)
+        hit = self._warm.get(key) if key is not None else None
         if hit is None:
             return None
         return AuthResult(hit[0], hit[1])
 
+    def _peek_live(self, cookies: Mapping[str, str]) -> AuthResult | None:
+        """The warm path of a store without I/O (memory): its entry is read as :meth:`authenticate` would (so a
+        deleted, revoked, expired or refreshed session is never answered from memory), and the answer computed for
+        that very session object is reused while its token is not due."""
+        assert self._load_now is not None
+        loaded = self._load_now(cookies).loaded
+        if loaded is None:
+            return None
+        hit = self._warm.get(loaded.session.access_token)
+        if hit is None or hit[1].session is not loaded.session:
+            return None
+        return AuthResult(hit[0], loaded)
+
     def _remember_warm(
         self, cookies: Mapping[str, str], info: UserInfo, loaded: LoadedSession, claims: Mapping[str, Any], buffer: int
     ) -> None:
-        if self._warm_key is None:  # results are not remembered (cache_results=False, or not a cookie store)
+        if self._warm_key is not None:
+            key = self._warm_key(cookies)
+        elif self._load_now is not None:  # checked against the live entry on the way back (see _peek_live)
+            key = loaded.session.access_token
+        else:  # results are not remembered (cache_results=False, or a store with I/O)
             return
-        key = self._warm_key(cookies)
         exp = claims.get("exp")
         if key is None or not isinstance(exp, int | float) or isinstance(exp, bool):
             return

@@ -185,6 +185,11 @@ class MemorySessionStore(SyncStoreMixin):
             self._store(key, session)
             return True
 
+    def load_now(self, cookies: Mapping[str, str]) -> LoadResult:
+        """:meth:`load`, which does no I/O here: the engine may call it on its warm path (see ``AuthKit.peek``),
+        so a repeated request is answered after checking the live entry, not a copy of it."""
+        return self.load(cookies)
+
     def load(self, cookies: Mapping[str, str]) -> LoadResult:
         """The session the cookie's handle points to."""
         name = self.config.cookie_name
