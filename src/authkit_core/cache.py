@@ -122,7 +122,10 @@ class BoundedCache(Generic[K, V]):
                 return False
             door.pop(seen, None)
         data[key] = (expires_at, value)
-        data.move_to_end(key)
+        try:  # noqa: SIM105 (as in get)
+            data.move_to_end(key)  # an update keeps its place otherwise
+        except KeyError:  # evicted by another thread between the two lines: stored and dropped, as if evicted
+            pass
         while len(data) > capacity:
             try:
                 data.popitem(last=False)

@@ -167,10 +167,12 @@ def instrument(kit: AuthKit, meter_provider: Any = None, tracer_provider: Any = 
                 propagate.inject(headers)
 
     unsubscribe = kit.events.subscribe(record)
-    kit.observe(_Observer())
+    observer = _Observer()
+    kit.observe(observer)  # an engine has one observer: a later instrument() takes over the timing and traces
 
     def stop() -> None:
         unsubscribe()
-        kit.observe(None)
+        if kit.observer is observer:
+            kit.observe(None)
 
     return stop
