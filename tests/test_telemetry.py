@@ -275,3 +275,29 @@ def test_a_failed_refresh_is_an_error_span_with_its_code(workos_emulator: Any) -
     ]
     assert failed and ("error.type", "invalid_grant") in failed[0]
     kit.close()
+
+
+def test_histogram_buckets_are_in_seconds(kit: AuthKit, reader: Any, workos_emulator: Any) -> None:
+    # The SDK's default bounds (0, 5, 10 ... 10,000) suit milliseconds: every duration in seconds would fall in one
+    # bucket. A refresh (about a millisecond here) and a warm request (microseconds) must land in different ones.
+    jar = due_session(kit, workos_emulator)
+    assert kit.authenticate(jar).refreshed
+    for _ in range(5):
+        kit.authenticate(jar)
+    data = reader.get_metrics_data()
+    histograms = {
+        m.name: m.data.data_points
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name in ("authkit.refresh.duration", "authkit.authentication.duration")
+    }
+    (refresh,) = histograms["authkit.refresh.duration"]
+    assert refresh.explicit_bounds[0] <= 0.00001 and refresh.explicit_bounds[-1] >= 5
+    used = [i for i, count in enumerate(refresh.bucket_counts) if count]
+    assert used and 0 < used[0] < len(refresh.explicit_bounds)  # neither the first bucket nor the overflow
+    fastest = min(
+        next(i for i, count in enumerate(point.bucket_counts) if count)
+        for point in histograms["authkit.authentication.duration"]
+    )
+    assert refresh.explicit_bounds[fastest - 1 if fastest else 0] < 0.001 and fastest < used[0]

@@ -46,6 +46,12 @@ __all__ = ["instrument"]
 #: Operations that get a span of their own; store and WorkOS calls get one only inside them.
 _ROOT_SPANS = {"sign_in": "authkit.sign_in", "refresh": "authkit.refresh", "jwks_fetch": "authkit.jwks.fetch"}
 _CHILD_SPANS = {"store": "authkit.store", "workos": "authkit.workos"}
+#: Histogram bucket bounds in seconds, from a warm request (microseconds) to a slow refresh (seconds); the SDK's
+#: default bounds (0, 5, 10 ... 10,000) suit milliseconds and would put every duration in the first bucket.
+BUCKETS = [
+    0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+]  # fmt: skip
 _HISTOGRAMS = {
     "authenticate": ("authkit.authentication.duration", "One request's authentication, a warm answer included"),
     "refresh": ("authkit.refresh.duration", "A refresh end to end: lease, grant and save"),
@@ -73,7 +79,8 @@ def instrument(kit: AuthKit, meter_provider: Any = None, tracer_provider: Any = 
     meter = (meter_provider or metrics.get_meter_provider()).get_meter("authkit_session", ours)
     tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer("authkit_session", ours)
     histograms = {
-        name: meter.create_histogram(metric, unit="s", description=text) for name, (metric, text) in _HISTOGRAMS.items()
+        name: meter.create_histogram(metric, unit="s", description=text, explicit_bucket_boundaries_advisory=BUCKETS)
+        for name, (metric, text) in _HISTOGRAMS.items()
     }
     counts = {
         "jwks_cooldown_skip": meter.create_counter(
