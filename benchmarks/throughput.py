@@ -66,6 +66,17 @@ def _server(kind: str, target: str, port: int, env: dict[str, str]) -> subproces
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
 
 
+def _stop(*procs: subprocess.Popen[bytes]) -> None:
+    """Stop servers: all asked at once, each killed if it has not exited 10 s later."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def _load(port: int, cookie: str, seconds: float, warmup: float, connections: int) -> dict[str, Any]:
     args = [sys.executable, "-m", "benchmarks.loadgen", "--port", str(port), "--cookie", cookie]
     args += ["--seconds", str(seconds), "--warmup", str(warmup), "--connections", str(connections)]
@@ -155,13 +166,7 @@ def run(lab: Lab, *, seconds: float, warmup: float, rounds: int, connections: in
                 for name in ("bare", "authkit"):
                     runs[name].append(_load(ports[name], cookie, seconds, warmup, connections))
         finally:
-            for proc in procs.values():
-                proc.terminate()
-            for proc in procs.values():
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            _stop(*procs.values())
         entry: dict[str, Any] = {"server": kind, "middleware": middleware, "runs": runs}
         for name, found in runs.items():
             entry[name] = {

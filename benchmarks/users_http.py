@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import USER, Lab
-from .throughput import ROOT, _free_port, _server, _wait_port
+from .throughput import ROOT, _free_port, _server, _stop, _wait_port
 
 STORES = ("cookie", "memory", "sqlite")
 ORDERS = ("round_robin", "skewed")
@@ -114,11 +114,7 @@ def run(lab: Lab, *, sizes: list[int], seconds: float, connections: int, max_war
                             }
                         row["rss_kb"] = _rss_kb(proc.pid)
                     finally:
-                        proc.terminate()
-                        try:
-                            proc.wait(timeout=10)
-                        except subprocess.TimeoutExpired:
-                            proc.kill()
+                        _stop(proc)
                     rows.append(row)
                 first = rows[0]["rss_kb"]
                 for row in rows:
@@ -126,11 +122,7 @@ def run(lab: Lab, *, sizes: list[int], seconds: float, connections: int, max_war
                     row["rss_kb_per_session"] = (row["rss_kb"] - first) / extra if extra > 0 else None
                 results[store] = rows
         finally:
-            bare.terminate()
-            try:
-                bare.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                bare.kill()
+            _stop(bare)
     return results
 
 

@@ -39,24 +39,29 @@ from .config import AuthKitConfig
 from .cookies import expired_cookie
 from .coordination import AsyncSingleFlight, SingleFlight
 from .engine_effects import _AsyncIO, _Store, _SyncIO, _Verify
-from .errors import AuthKitError, ProviderBackoffError, SessionError, TokenError
+from .errors import AuthKitError, ProviderBackoffError, SessionError, TokenError, TokenRefreshError
 from .events import Event, EventChannel, RefreshFailed, SessionEnded, SessionRefreshed
 from .flow import Flow, run_async, run_sync
 from .jwks import AsyncJWKSCache, JWKSCache
 from .models import AuthenticationResponse, Session, UserInfo
 from .observe import Observer, attach, store_kind
 from .redirects import absolute_return_url
-from .refresh import RefreshErrorCallback, RefreshFlows, RefreshSuccessCallback, _sid
+from .refresh import RefreshFlows, _sid
 from .results import _SIGNED_OUT, AuthResult, log_fields
 from .storage.base import LoadedSession, LoadResult, SessionStore
 from .storage.cookie import CookieSessionStore, chunk_names
-from .tokens import get_token_claims, needs_refresh, refresh_buffer, user_info_from_session
+from .tokens import get_token_claims, needs_refresh, refresh_buffer, token_expiry, user_info_from_session
 from .workos_api import authenticate_with_code_flow, logout_url, validate_api_key_flow
 
 __all__ = ["AuthKit", "AuthResult", "RefreshErrorCallback", "RefreshSuccessCallback", "log_fields"]
 
 logger = logging.getLogger("authkit_session")
 
+
+#: ``on_session_refresh_success(user_info)``; may be a coroutine function on the async face.
+RefreshSuccessCallback = Callable[[UserInfo], Any]
+#: ``on_session_refresh_error(error, is_transient)``; may be a coroutine function on the async face.
+RefreshErrorCallback = Callable[[TokenRefreshError, bool], Any]
 
 # --- the engine (its refresh flows are in refresh.py, its effects in engine_effects.py) -------------------
 
@@ -149,9 +154,9 @@ class AuthKit(RefreshFlows):
         if hit is not None and hit[0] is session:
             return hit[1]
         info = user_info_from_session(session, claims)
-        exp = claims.get("exp")
-        if isinstance(exp, int | float) and not isinstance(exp, bool):
-            self._infos.put(session.access_token, (session, info), float(exp))
+        exp = token_expiry(claims)
+        if exp is not None:
+            self._infos.put(session.access_token, (session, info), exp)
         return info
 
     def peek(self, cookies: Mapping[str, str]) -> AuthResult | None:
@@ -196,10 +201,10 @@ class AuthKit(RefreshFlows):
             key = loaded.session.access_token
         else:  # results are not remembered (cache_results=False, or a store with I/O)
             return
-        exp = claims.get("exp")
-        if key is None or not isinstance(exp, int | float) or isinstance(exp, bool):
+        exp = token_expiry(claims)
+        if key is None or exp is None:
             return
-        self._warm.put(key, (info, loaded), float(exp) - buffer if buffer > 0 else float(exp))
+        self._warm.put(key, (info, loaded), exp - buffer if buffer > 0 else exp)
 
     def peek_bearer(self, token: str) -> AuthResult | None:
         """What :meth:`verify_bearer` would answer for a token it verified a moment ago and that has not expired
@@ -208,13 +213,9 @@ class AuthKit(RefreshFlows):
         return None if hit is None else AuthResult(hit, bearer=True)
 
     def _remember_bearer(self, token: str, info: UserInfo, claims: Mapping[str, Any]) -> None:
-        exp = claims.get("exp")
-        if isinstance(exp, int | float) and not isinstance(exp, bool):
-            self._bearers.put(token, info, float(exp))
-
-    @property
-    def _verified_cache_size(self) -> int:
-        return self._cache_sessions
+        exp = token_expiry(claims)
+        if exp is not None:
+            self._bearers.put(token, info, exp)
 
     # resources are created on first use, so an app that is only sync (or only async) never builds the other
     def _sio(self) -> _SyncIO:
@@ -226,7 +227,7 @@ class AuthKit(RefreshFlows):
                     self.config,
                     http=http,
                     clock=self.clock,
-                    verified_cache_size=self._verified_cache_size,
+                    verified_cache_size=self._cache_sessions,
                     breaker=self.breaker,
                 ),
                 self.store,
@@ -245,7 +246,7 @@ class AuthKit(RefreshFlows):
                 self.config,
                 http=http,
                 clock=self.clock,
-                verified_cache_size=self._verified_cache_size,
+                verified_cache_size=self._cache_sessions,
                 breaker=self.breaker,
             )
             jwks.observer = self.observer

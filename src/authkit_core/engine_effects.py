@@ -34,14 +34,15 @@ class _Store:
     def run_sync(self, io: _SyncIO) -> Any:
         if io.observer is None:
             return getattr(io.store, self.method)(*self.args)
-        attributes = {"authkit.store": io.store_kind, "authkit.store.operation": self.method}
-        return observed_sync(io, "store", attributes, getattr(io.store, self.method), *self.args)
+        attributes = {"authkit.store": io.store_kind, "authkit.store.operation": self.method, "authkit.face": "sync"}
+        return observed_sync(io.observer, "store", attributes, getattr(io.store, self.method), *self.args)
 
     async def run_async(self, io: _AsyncIO) -> Any:
         if io.observer is None:
             return await getattr(io.store, "a" + self.method)(*self.args)
-        attributes = {"authkit.store": io.store_kind, "authkit.store.operation": self.method}
-        return await observed_async(io, "store", attributes, getattr(io.store, "a" + self.method), *self.args)
+        attributes = {"authkit.store": io.store_kind, "authkit.store.operation": self.method, "authkit.face": "async"}
+        call = getattr(io.store, "a" + self.method)
+        return await observed_async(io.observer, "store", attributes, call, *self.args)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,8 @@ class _SingleFlight:
             nonlocal led
             led = True
             if io.observer is not None and self.observe is not None:
-                return observed_sync(io, self.observe, {"authkit.store": io.store_kind}, run_sync, self.make_flow(), io)
+                attributes = {"authkit.store": io.store_kind, "authkit.face": "sync"}
+                return observed_sync(io.observer, self.observe, attributes, run_sync, self.make_flow(), io)
             return run_sync(self.make_flow(), io)
 
         result = io.flights.do(self.key, lead)
@@ -105,8 +107,8 @@ class _SingleFlight:
             nonlocal led
             led = True
             if io.observer is not None and self.observe is not None:
-                attributes = {"authkit.store": io.store_kind}
-                return await observed_async(io, self.observe, attributes, run_async, self.make_flow(), io)
+                attributes = {"authkit.store": io.store_kind, "authkit.face": "async"}
+                return await observed_async(io.observer, self.observe, attributes, run_async, self.make_flow(), io)
             return await run_async(self.make_flow(), io)
 
         result = await io.flights.do(self.key, lead)

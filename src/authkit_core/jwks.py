@@ -39,7 +39,7 @@ from .config import AuthKitConfig
 from .errors import AuthKitError, InvalidResponseError, ProviderUnavailableError
 from .flow import Flow, run_async, run_sync
 from .observe import Observer, observed_async, observed_sync
-from .tokens import ALGORITHM, ParsedToken, parse_token, verify_access_token
+from .tokens import ALGORITHM, ParsedToken, parse_token, token_expiry, verify_access_token
 from .workos_api import fetch_jwks_flow
 
 __all__ = [
@@ -313,9 +313,9 @@ class _CacheShell(Generic[_H, _L]):
         return None if hit is None else dict(hit)
 
     def _remember(self, token: str, claims: dict[str, Any]) -> dict[str, Any]:
-        exp = claims.get("exp")
-        if isinstance(exp, int | float) and not isinstance(exp, bool):
-            self._verified.put(token, dict(claims), float(exp) + self.config.jwt_leeway_seconds)
+        exp = token_expiry(claims)
+        if exp is not None:
+            self._verified.put(token, dict(claims), exp + self.config.jwt_leeway_seconds)
         return claims
 
     def _note_skip(self, kid: str | None) -> None:
@@ -375,7 +375,8 @@ class JWKSCache(_CacheShell[httpx.Client, threading.Lock]):
                     if self.observer is None:
                         run_sync(self._refresh_flow(), self)
                     else:
-                        observed_sync(self, "jwks_fetch", {}, run_sync, self._refresh_flow(), self)
+                        attributes = {"authkit.face": "sync"}
+                        observed_sync(self.observer, "jwks_fetch", attributes, run_sync, self._refresh_flow(), self)
         elif self.observer is not None:
             self._note_skip(kid)
         return self._key_set()
@@ -425,7 +426,9 @@ class AsyncJWKSCache(_CacheShell[httpx.AsyncClient, anyio.Lock]):
                     if self.observer is None:
                         await run_async(self._refresh_flow(), self)
                     else:
-                        await observed_async(self, "jwks_fetch", {}, run_async, self._refresh_flow(), self)
+                        attributes = {"authkit.face": "async"}
+                        flow = self._refresh_flow()
+                        await observed_async(self.observer, "jwks_fetch", attributes, run_async, flow, self)
         elif self.observer is not None:
             self._note_skip(kid)
         return self._key_set()

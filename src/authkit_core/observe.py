@@ -22,7 +22,8 @@ Attributes never hold a user id, email, token or session handle.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
+from functools import partial
 from time import perf_counter
 from typing import Any, Protocol
 
@@ -126,97 +127,73 @@ def attach(kit: Any, observer: Observer | None) -> None:
         return result
 
     def observed_authenticate(cookies: Any, *, refresh: bool = True) -> Any:
-        started = perf_counter()
-        result = peek(cookies)
+        result = observed_peek(cookies)
         if result is not None:
-            observer.record("authenticate", perf_counter() - started, warm, "signed_in")
             return result
-        op = observer.start("authenticate", sync)
-        try:
-            result = kit._authenticate_now(cookies, refresh)
-        except BaseException as exc:
-            op.end("error", exc)
-            raise
-        op.end(outcome_of(result), result.error)
-        return result
+        return observed_sync(observer, "authenticate", sync, kit._authenticate_now, cookies, refresh, judge=_judged)
 
     async def observed_authenticate_async(cookies: Any, *, refresh: bool = True) -> Any:
-        started = perf_counter()
-        result = peek(cookies)
+        result = observed_peek(cookies)
         if result is not None:
-            observer.record("authenticate", perf_counter() - started, warm, "signed_in")
             return result
-        op = observer.start("authenticate", async_)
-        try:
-            result = await kit._authenticate_now_async(cookies, refresh)
-        except BaseException as exc:
-            op.end("error", exc)
-            raise
-        op.end(outcome_of(result), result.error)
-        return result
-
-    def sign_in(name: str, attributes: dict[str, Any]) -> Any:
-        call = plain[name]
-
-        def observed(*args: Any, **kwargs: Any) -> Any:
-            op = observer.start("sign_in", attributes)
-            try:
-                result = call(*args, **kwargs)
-            except BaseException as exc:
-                op.end("error", exc)
-                raise
-            op.end("ok")
-            return result
-
-        return observed
-
-    def sign_in_async(name: str, attributes: dict[str, Any]) -> Any:
-        call = plain[name]
-
-        async def observed(*args: Any, **kwargs: Any) -> Any:
-            op = observer.start("sign_in", attributes)
-            try:
-                result = await call(*args, **kwargs)
-            except BaseException as exc:
-                op.end("error", exc)
-                raise
-            op.end("ok")
-            return result
-
-        return observed
+        return await observed_async(
+            observer, "authenticate", async_, kit._authenticate_now_async, cookies, refresh, judge=_judged
+        )
 
     state.update(
         peek=observed_peek,
         authenticate=observed_authenticate,
         authenticate_async=observed_authenticate_async,
-        exchange_code=sign_in("exchange_code", sync),
-        authenticate_with_code=sign_in("authenticate_with_code", sync),
-        exchange_code_async=sign_in_async("exchange_code_async", async_),
-        authenticate_with_code_async=sign_in_async("authenticate_with_code_async", async_),
+        exchange_code=partial(observed_sync, observer, "sign_in", sync, plain["exchange_code"]),
+        authenticate_with_code=partial(observed_sync, observer, "sign_in", sync, plain["authenticate_with_code"]),
+        exchange_code_async=partial(observed_async, observer, "sign_in", async_, plain["exchange_code_async"]),
+        authenticate_with_code_async=partial(
+            observed_async, observer, "sign_in", async_, plain["authenticate_with_code_async"]
+        ),
     )
 
 
-def observed_sync(io: Any, name: str, attributes: dict[str, Any], call: Any, *args: Any) -> Any:
-    """``call(*args)`` as an observed operation when ``io`` has an observer (the effects' one line of timing)."""
-    observer = io.observer
-    op = observer.start(name, {**attributes, "authkit.face": "sync"})
+def _judged(result: Any) -> tuple[str, BaseException | None]:
+    """How an authentication ended: :func:`outcome_of` and the error met on the way."""
+    return outcome_of(result), result.error
+
+
+def observed_sync(
+    observer: Observer,
+    name: str,
+    attributes: dict[str, Any],
+    call: Callable[..., Any],
+    *args: Any,
+    judge: Callable[[Any], tuple[str, BaseException | None]] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """``call(*args, **kwargs)`` as the observed operation ``name``: ended ``error`` when it raises, else ``ok`` (or
+    the outcome and error ``judge(result)`` gives)."""
+    op = observer.start(name, attributes)
     try:
-        result = call(*args)
+        result = call(*args, **kwargs)
     except BaseException as exc:
         op.end("error", exc)
         raise
-    op.end("ok")
+    op.end(*(judge(result) if judge is not None else ("ok", None)))
     return result
 
 
-async def observed_async(io: Any, name: str, attributes: dict[str, Any], call: Any, *args: Any) -> Any:
+async def observed_async(
+    observer: Observer,
+    name: str,
+    attributes: dict[str, Any],
+    call: Callable[..., Awaitable[Any]],
+    *args: Any,
+    judge: Callable[[Any], tuple[str, BaseException | None]] | None = None,
+    **kwargs: Any,
+) -> Any:
     """Async :func:`observed_sync` (``call`` returns an awaitable)."""
-    observer = io.observer
-    op = observer.start(name, {**attributes, "authkit.face": "async"})
+    op = observer.start(name, attributes)
     try:
-        result = await call(*args)
+        result = await call(*args, **kwargs)
     except BaseException as exc:
         op.end("error", exc)
         raise
-    op.end("ok")
+    op.end(*(judge(result) if judge is not None else ("ok", None)))
     return result

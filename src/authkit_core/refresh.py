@@ -14,7 +14,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from .breaker import CircuitBreaker
 from .config import AuthKitConfig
@@ -37,14 +36,9 @@ from .storage.base import LoadedSession, SessionStore
 from .tokens import get_token_claims, user_info_from_session
 from .workos_api import authenticate_with_refresh_token_flow, refresh_idempotency_key
 
-__all__ = ["RefreshErrorCallback", "RefreshFlows", "RefreshSuccessCallback"]
+__all__ = ["RefreshFlows"]
 
 logger = logging.getLogger("authkit_session")
-
-#: ``on_session_refresh_success(user_info)``; may be a coroutine function on the async face.
-RefreshSuccessCallback = Callable[[UserInfo], Any]
-#: ``on_session_refresh_error(error, is_transient)``; may be a coroutine function on the async face.
-RefreshErrorCallback = Callable[[TokenRefreshError, bool], Any]
 
 
 class RefreshFlows:
@@ -57,8 +51,6 @@ class RefreshFlows:
     clock: Callable[[], float]
     lease_seconds: float
     lease_wait_seconds: float
-    on_session_refresh_success: RefreshSuccessCallback | None
-    on_session_refresh_error: RefreshErrorCallback | None
     _api_host: str
     _server_side: bool
 

@@ -40,6 +40,7 @@ __all__ = [
     "needs_refresh",
     "parse_token",
     "refresh_buffer",
+    "token_expiry",
     "token_kid",
     "user_info_from_session",
     "verify_access_token",
@@ -188,6 +189,12 @@ def _number(value: object) -> float | None:
             return None
     # a NaN fails both comparisons; infinities fail one
     return number if 0.0 <= number <= MAX_TIMESTAMP else None
+
+
+def token_expiry(claims: Mapping[str, Any]) -> float | None:
+    """The token's ``exp`` as a usable time (see :func:`is_expired`), or ``None``: what a cache of anything derived
+    from the token may keep it until."""
+    return _number(claims.get("exp"))
 
 
 def is_expired(claims: Mapping[str, Any], *, now: float, leeway: float = 0) -> bool:
