@@ -9,9 +9,9 @@ Each pair is the same app bare and behind a session middleware:
   or Flask app answering ``ok`` (what the middleware is put in front of in practice);
 * ``starlette_sessions()``: the same Starlette app behind Starlette's own ``SessionMiddleware`` (a signed cookie,
   no token verification) for reference: what a session layer of the field costs in the same setup;
-* ``asgi_header_only()`` and ``starlette_header_only()``: the constant app and the Starlette app behind a
-  middleware that only adds two response headers, for reference: what wrapping ``send`` alone costs under the
-  server.
+* ``asgi_header_only()``, ``starlette_header_only()``, ``wsgi_header_only()`` and ``flask_header_only()``: each
+  app behind a middleware that only adds two response headers, for reference: what wrapping ``send`` (or
+  ``start_response``) alone costs under the server.
 
 The factories read the ``AuthKitConfig`` keyword arguments (pointing at the benchmark's emulator) from the JSON in
 ``AUTHKIT_BENCH_CONFIG``; every AuthKit app uses the cookie store.
@@ -116,6 +116,20 @@ def flask_bare() -> Any:
     app = Flask("bench")
     app.add_url_rule("/", "home", lambda: "ok")
     return app
+
+
+def wsgi_header_only() -> Any:
+    """The bare WSGI app behind the header-only middleware (reference)."""
+    from .hotpath import wsgi_header_only_middleware
+
+    return wsgi_header_only_middleware(bare_wsgi)
+
+
+def flask_header_only() -> Any:
+    """:func:`flask_bare` behind the header-only middleware (reference)."""
+    from .hotpath import wsgi_header_only_middleware
+
+    return wsgi_header_only_middleware(flask_bare())
 
 
 def flask_authkit() -> Any:

@@ -83,6 +83,19 @@ def header_only_middleware(app: Any) -> Any:
     return middleware
 
 
+def wsgi_header_only_middleware(app: Any) -> Any:
+    """The WSGI twin of :func:`header_only_middleware`: wrap ``start_response`` and add the two cache headers."""
+    headers = [(name.decode(), value.decode()) for name, value in _CACHE_HEADERS]
+
+    def middleware(environ: dict[str, Any], start_response: Any) -> Any:
+        def wrapped(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            return start_response(status, [*response_headers, *headers], exc_info)
+
+        return app(environ, wrapped)
+
+    return middleware
+
+
 def asgi_middleware() -> Any:
     """``AuthKitMiddleware`` when ``src/authkit_adapters/asgi.py`` has it, else ``None``."""
     try:

@@ -75,11 +75,21 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             f"{warm['median']:.1f} us vs {crypto['median']:.1f} us",
             warm["median"] < crypto["median"],
         )
+    throughput = results.get("throughput", {})
     for key, label in (("uvicorn", "uvicorn, constant app"), ("uvicorn+starlette", "uvicorn, Starlette app")):
-        entry = results.get("throughput", {}).get(key)
+        entry = throughput.get(key)
         if entry and entry.get("ratio") is not None:
             ratio = entry["ratio"]
             add(f"throughput behind the middleware >= 90% of bare ({label})", f"{ratio:.0%}", ratio >= 0.9)
+    for key in ("uvicorn", "uvicorn+starlette", "gunicorn", "gunicorn+flask"):
+        entry, reference = throughput.get(key), throughput.get(f"{key}, header-only middleware (reference)")
+        if entry and reference and entry.get("ratio") is not None and reference.get("ratio") is not None:
+            gap = (reference["ratio"] - entry["ratio"]) * 100
+            add(
+                f"throughput within 5 points of the header-only middleware ({key})",
+                f"{entry['ratio']:.0%} vs {reference['ratio']:.0%}",
+                gap <= 5,
+            )
     for backend, entry in results.get("refresh", {}).items():
         added = entry["added_median"] / 1000
         add(f"refresh ({backend}): library adds < 1 ms at p50", f"{added:.2f} ms", added < 1)
@@ -276,16 +286,18 @@ def markdown(results: dict[str, Any]) -> str:
             "The middleware is AuthKit's except on the reference rows (Starlette's own `SessionMiddleware`; a",
             "middleware that only adds two headers).",
             "",
-            "| server + app | bare rps | behind the middleware rps | ratio | bare p99 ms | middleware p99 ms "
-            "| errors |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| server + app | bare rps | behind the middleware rps | ratio | server CPU us/request, bare / behind "
+            "| bare p99 ms | middleware p99 ms | errors |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for name, e in tp.items():
             if not isinstance(e, dict) or "bare" not in e:
                 continue
+            cpu = [e[side].get("cpu_us") for side in ("bare", "authkit")]
+            cpu_text = " / ".join(f"{c:.1f}" for c in cpu) if None not in cpu else "n/a"
             lines.append(
                 f"| {name} | {e['bare']['rps']:,.0f} | {e['authkit']['rps']:,.0f} | {_pct(e['ratio'])} "
-                f"| {_ms(e['bare']['p99_ms'])} | {_ms(e['authkit']['p99_ms'])} "
+                f"| {cpu_text} | {_ms(e['bare']['p99_ms'])} | {_ms(e['authkit']['p99_ms'])} "
                 f"| {e['bare']['errors'] + e['authkit']['errors']} |"
             )
         lines.append("")

@@ -77,6 +77,22 @@ def _stop(*procs: subprocess.Popen[bytes]) -> None:
             proc.kill()
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """The CPU time (user + system) the process and its children (gunicorn's worker) have used so far; ``None``
+    where ``/proc`` does not tell."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        children: list[int] = []
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as listed:
+                children += [int(child) for child in listed.read().split()]
+    except OSError:
+        return None
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(_cpu_seconds(child) or 0.0 for child in children)
+
+
 def _load(port: int, cookie: str, seconds: float, warmup: float, connections: int) -> dict[str, Any]:
     args = [sys.executable, "-m", "benchmarks.loadgen", "--port", str(port), "--cookie", cookie]
     args += ["--seconds", str(seconds), "--warmup", str(warmup), "--connections", str(connections)]
@@ -117,6 +133,20 @@ PAIRS = (
     ),
     ("gunicorn", "gunicorn", "benchmarks.apps:wsgi_bare", "benchmarks.apps:wsgi_authkit()", "authkit"),
     ("gunicorn+flask", "gunicorn", "benchmarks.apps:flask_bare()", "benchmarks.apps:flask_authkit()", "authkit"),
+    (
+        "gunicorn, header-only middleware (reference)",
+        "gunicorn",
+        "benchmarks.apps:wsgi_bare",
+        "benchmarks.apps:wsgi_header_only()",
+        "authkit",
+    ),
+    (
+        "gunicorn+flask, header-only middleware (reference)",
+        "gunicorn",
+        "benchmarks.apps:flask_bare()",
+        "benchmarks.apps:flask_header_only()",
+        "authkit",
+    ),
 )
 
 
@@ -132,7 +162,8 @@ def _available(server: str, target: str) -> bool:
 
 def run(lab: Lab, *, seconds: float, warmup: float, rounds: int, connections: int) -> dict[str, Any]:
     """rps of each pair of :data:`PAIRS` (bare vs behind the middleware); ``ratio`` = middleware rps / bare rps
-    (medians). The two servers of a pair run side by side and are loaded in alternation."""
+    (medians), and ``cpu_us``, the server's CPU time per request. The two servers of a pair run side by side and are
+    loaded in alternation."""
     kit = lab.backend("cookie", tag="_tp").kit
     cookies = {"authkit": cookie_header(lab.sign_in(kit))}
     config = {
@@ -164,7 +195,13 @@ def run(lab: Lab, *, seconds: float, warmup: float, rounds: int, connections: in
             runs: dict[str, list[dict[str, Any]]] = {"bare": [], "authkit": []}
             for _ in range(rounds):
                 for name in ("bare", "authkit"):
-                    runs[name].append(_load(ports[name], cookie, seconds, warmup, connections))
+                    before = _cpu_seconds(procs[name].pid)
+                    run = _load(ports[name], cookie, seconds, warmup, connections)
+                    after = _cpu_seconds(procs[name].pid)
+                    served = run["rps"] * (seconds + warmup)  # the warm-up's requests too: the CPU time covers them
+                    if before is not None and after is not None and served:
+                        run["cpu_us"] = (after - before) / served * 1e6
+                    runs[name].append(run)
         finally:
             _stop(*procs.values())
         entry: dict[str, Any] = {"server": kind, "middleware": middleware, "runs": runs}
@@ -175,6 +212,8 @@ def run(lab: Lab, *, seconds: float, warmup: float, rounds: int, connections: in
                 "p99_ms": statistics.median(r["p99_ms"] or 0 for r in found),
                 "errors": sum(int(r["errors"]) for r in found),
                 "requests": sum(int(r["requests"]) for r in found),
+                # the server's CPU time per request: steadier than rps when the machine's speed drifts
+                "cpu_us": statistics.median(r["cpu_us"] for r in found) if all("cpu_us" in r for r in found) else None,
             }
         entry["ratio"] = entry["authkit"]["rps"] / entry["bare"]["rps"] if entry["bare"]["rps"] else None
         results[key] = entry

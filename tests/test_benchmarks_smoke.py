@@ -93,6 +93,8 @@ def test_throughput_and_scale(results: tuple[dict, Path]) -> None:
         if isinstance(entry, dict):
             assert entry["bare"]["requests"] > 0 and entry["authkit"]["requests"] > 0, name
             assert entry["bare"]["errors"] == 0 and entry["authkit"]["errors"] == 0, name
+            if sys.platform == "linux":  # the server's CPU time per request, read from /proc
+                assert entry["bare"]["cpu_us"] is not None and entry["authkit"]["cpu_us"] is not None, name
     sql = data["scale"]["sql"]
     assert {"sqlite", "redis"} <= set(sql)
     for entry in sql.values():

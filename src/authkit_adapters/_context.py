@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, Unpack, cast
 
 from authkit_core.bearer import BEARER_CHALLENGE
 from authkit_core.cookies import SetCookie
-from authkit_core.engine import AuthKit, AuthResult
+from authkit_core.engine import AuthKit, AuthResult, WarmHeader
 from authkit_core.errors import (
     AuthenticationError,
     AuthKitError,
@@ -92,6 +92,12 @@ class RequestContext:
     refusal: Response | None = None
     #: The sign-in URLs started on this request, by their options (one state cookie per distinct sign-in).
     _sign_ins: dict[object, str] | None = None
+    _info: RequestInfo | None = None
+    _make_info: Callable[[], RequestInfo]
+    _auth: AuthResult | None = None
+    _extra_cookies: list[SetCookie] | None = None
+    #: A warm context's answer (:meth:`warm`), made into :attr:`auth` when something asks for it.
+    _warm: WarmHeader | None = None
 
     def __init__(
         self,
@@ -104,7 +110,7 @@ class RequestContext:
     ) -> None:
         self.core = core
         if isinstance(info, RequestInfo):
-            self._info: RequestInfo | None = info
+            self._info = info
             self.cookies: Mapping[str, str] = info.cookies
         else:
             if cookies is None:
@@ -113,9 +119,36 @@ class RequestContext:
             self.cookies = cookies
         if websocket:
             self.websocket = True
-        self.auth: AuthResult = auth if auth is not None else AuthResult(NoUserInfo())
-        #: Cookies to write besides the session's (sign-in state cookies).
-        self.extra_cookies: list[SetCookie] = []
+        self._auth = auth if auth is not None else AuthResult(NoUserInfo())
+
+    @classmethod
+    def warm(cls, core: MiddlewareCore, info: Callable[[], RequestInfo], answer: WarmHeader) -> RequestContext:
+        """The context of an HTTP request the engine answered from its warm path (:meth:`AuthKit.peek_header`:
+        signed in, nothing to refresh): nothing else is built until something asks for it."""
+        ctx = cls.__new__(cls)
+        ctx.core, ctx._make_info, ctx._warm, ctx.cookies = core, info, answer, answer[0]
+        return ctx
+
+    @property
+    def auth(self) -> AuthResult:
+        """The request's :class:`AuthResult` (replaced by a refresh, an organization switch, a sign-out ...)."""
+        auth = self._auth
+        if auth is None:
+            assert self._warm is not None
+            auth = self._auth = AuthResult(self._warm[1], self._warm[2])
+        return auth
+
+    @auth.setter
+    def auth(self, value: AuthResult) -> None:
+        self._auth = value
+
+    @property
+    def extra_cookies(self) -> list[SetCookie]:
+        """Cookies to write besides the session's (sign-in state cookies)."""
+        extra = self._extra_cookies
+        if extra is None:
+            extra = self._extra_cookies = []
+        return extra
 
     @property
     def info(self) -> RequestInfo:
@@ -390,7 +423,8 @@ class RequestContext:
 
     def cookies_to_write(self) -> list[SetCookie]:
         """The session's cookies and the extra ones, a later write of a name replacing an earlier one."""
-        if self.websocket or not (self.auth.cookies or self.extra_cookies):
+        auth = self._auth
+        if self.websocket or not ((auth is not None and auth.cookies) or self._extra_cookies):
             return []
         written = [*self.auth.cookies, *self.extra_cookies]
         if self.extra_cookies:  # sign-in state cookies: at most a handful per browser
@@ -429,10 +463,16 @@ class RequestContext:
         ``Cache-Control`` and ``Set-Cookie``: ``True`` when it only gains :data:`SESSION_CACHE_HEADERS`, ``False``
         when it is sent as it is, ``None`` (nothing recorded) when :meth:`start_response` must decide (a redirect,
         a refusal or cookies to write)."""
-        if self.redirect is not None or self.refusal is not None or self.cookies_to_write():
+        if self.redirect is not None or self.refusal is not None:
+            return None
+        auth = self._auth
+        if auth is None and self._extra_cookies is None:  # a warm context nothing asked about: signed in
+            self.started = True
+            return True
+        if self.cookies_to_write():
             return None
         self.started = True
-        return self.used or self.auth.loaded is not None
+        return self.used or auth is None or auth.loaded is not None
 
     def start_response(self, status: int, headers: Sequence[tuple[str, str]]) -> Response | list[tuple[str, str]]:
         """The app starts its response: the headers to send, or the :class:`Response` that replaces it."""

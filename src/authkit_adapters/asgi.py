@@ -20,6 +20,7 @@ from authkit_core.cookies import parse_cookie_header
 from authkit_core.flow import run_async
 
 from . import _core
+from ._context import RequestContext, _current
 from ._core import AuthKitOptions, MiddlewareCore, RequestInfo, Response
 from ._middleware import document_options
 from ._scope_user import ScopeAuth, ScopeUser
@@ -137,31 +138,32 @@ class AuthKitMiddleware(MiddlewareCore):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
         kind = scope["type"]
-        if kind != "http" and kind != "websocket":
+        ctx: RequestContext | None = None
+        if kind == "http":
+            # The hot path: a request whose one Cookie header the engine answered a moment ago (AuthKit.peek_header)
+            # gets its context with nothing parsed, decoded or built; anything else takes the general path.
+            header, bearer = None, self.accept_bearer
+            for name, value in scope["headers"]:
+                if name == b"cookie":
+                    if header is not None:  # several Cookie headers (HTTP/2): parsed together
+                        header = None
+                        break
+                    header = value
+                elif bearer and name == b"authorization":
+                    header = None
+                    break
+            if header is not None and scope["path"] not in self.endpoints:
+                answer = self.authkit.peek_header(header)
+                if answer is not None:
+                    # the scope is copied: it will hold the context, which must not hold it back (a cycle)
+                    ctx = RequestContext.warm(self, partial(_request_info, dict(scope), answer[0]), answer)
+        elif kind != "websocket":
             await self.app(scope, receive, send)
             return
-        websocket = kind == "websocket"
-        cookies = _cookies(scope)
-        # a copy: the scope will hold the context, which must not hold the scope back (a cycle only the GC frees)
-        info = partial(_request_info, dict(scope), cookies)
-        if self.accept_bearer:
-            warm = self.begin_warm(
-                scope["path"], cookies, info, websocket=websocket, authorization=_authorization(scope)
-            )
-        else:
-            warm = self.begin_warm(scope["path"], cookies, info, websocket=websocket)
-        ctx, early = (
-            (warm, None)
-            if warm is not None
-            else await run_async(self.begin(scope["path"], cookies, info, websocket=websocket), None)
-        )
-        if early is not None:
-            if websocket:  # refuse the handshake: the server answers 403
-                await receive()
-                await send({"type": "websocket.close", "code": 1008})
-            else:
-                await _send(send, early)
-            return
+        if ctx is None:
+            ctx = await self._begin(scope, receive, send)
+            if ctx is None:  # the middleware answered itself
+                return
         scope[_core.CONTEXT_KEY] = ctx
         # Starlette's request.user/request.auth, unless the app put its own there (an outer AuthenticationMiddleware;
         # an inner one replaces these). Two small objects that read nothing until used.
@@ -169,26 +171,35 @@ class AuthKitMiddleware(MiddlewareCore):
             scope["user"] = ScopeUser(ctx)
         if "auth" not in scope:
             scope["auth"] = ScopeAuth(ctx)
-        token = _core.enter_context(ctx)
+        token = _current.set(ctx)  # what with_auth() ... find (enter_context, inlined)
         try:
-            if websocket:
+            if kind == "websocket":
                 await self.app(scope, receive, send)
                 return
 
             async def wrapped_send(message: Message) -> None:
                 if message["type"] == "http.response.start":
+                    headers = message.get("headers", ())
+                    if type(headers) is not list:
+                        headers = list(headers)
+                    for name, _ in headers:
+                        if name.lower() in _MERGED_HEADERS:
+                            break
+                    else:  # the common case: nothing to merge
+                        plain = ctx.start_plain()
+                        if plain is not None:  # and nothing recorded: sent as it is, or with the cache headers
+                            await send(
+                                {**message, "headers": [*headers, *_SESSION_CACHE_HEADERS]} if plain else message
+                            )
+                            return
                     # Only the headers the middleware may change are decoded; the others pass through as they are.
                     kept: list[tuple[bytes, bytes]] = []
                     merged: list[tuple[str, str]] = []
-                    for name, value in message.get("headers", ()):
+                    for name, value in headers:
                         if name.lower() in _MERGED_HEADERS:
                             merged.append((name.decode("latin-1"), value.decode("latin-1")))
                         else:
                             kept.append((name, value))
-                    plain = None if merged else ctx.start_plain()
-                    if plain is not None:  # the common case: nothing to merge, nothing recorded
-                        await send({**message, "headers": kept + _SESSION_CACHE_HEADERS} if plain else message)
-                        return
                     outcome = ctx.start_response(message["status"], merged)
                     if isinstance(outcome, Response):
                         await _send(send, outcome)
@@ -207,7 +218,31 @@ class AuthKitMiddleware(MiddlewareCore):
                 ctx.replacement = pending
                 await _send(send, pending)
         finally:
-            _core.leave_context(token)
+            _current.reset(token)  # the same task, so the same context (leave_context's case does not arise)
+
+    async def _begin(self, scope: Scope, receive: Receive, send: Send) -> RequestContext | None:
+        """The general path of an ``http`` or ``websocket`` scope: its context, or ``None`` when the middleware
+        answered itself (the sign-in callback, a sign-in redirect, a refused bearer token, a refused handshake)."""
+        websocket = scope["type"] == "websocket"
+        cookies = _cookies(scope)
+        info = partial(_request_info, dict(scope), cookies)  # a copy, as on the hot path
+        if self.accept_bearer:
+            warm = self.begin_warm(
+                scope["path"], cookies, info, websocket=websocket, authorization=_authorization(scope)
+            )
+        else:
+            warm = self.begin_warm(scope["path"], cookies, info, websocket=websocket)
+        if warm is not None:
+            return warm
+        ctx, early = await run_async(self.begin(scope["path"], cookies, info, websocket=websocket), None)
+        if early is None:
+            return ctx
+        if websocket:  # refuse the handshake: the server answers 403
+            await receive()
+            await send({"type": "websocket.close", "code": 1008})
+        else:
+            await _send(send, early)
+        return None
 
 
 # The request-scoped functions: written once in ``_core``, awaited here.

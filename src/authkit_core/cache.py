@@ -16,6 +16,7 @@ The caches, what they hold, and their bound (``S`` is :attr:`CacheBudget.session
 | cache | where | key -> value | bound | dropped when |
 |---|---|---|---|---|
 | warm results | ``engine.AuthKit`` | cookie value -> request's answer | ``S`` | token due, sign-out |
+| warm headers | ``engine.AuthKit`` | whole ``Cookie`` header -> request's answer | ``S`` | token due, sign-out |
 | built ``UserInfo`` | ``engine.AuthKit`` | access token -> (session, ``UserInfo``) | ``S`` | token expired |
 | verified bearer tokens | ``engine.AuthKit`` | token -> ``UserInfo`` | ``S`` | token expired |
 | verified tokens | ``jwks.JWKSCache`` | token -> claims | ``S`` | token expired (+ leeway) |

@@ -24,6 +24,7 @@ __all__ = [
     "apply_set_cookies",
     "expired_cookie",
     "expiries_for_every_scope",
+    "header_key",
     "parse_cookie_header",
     "session_cookie",
 ]
@@ -42,16 +43,28 @@ def parse_cookie_header(header: str | bytes | Iterable[str] | None) -> Mapping[s
     return _parse(list(header))
 
 
+def header_key(header: str | bytes) -> str | bytes:
+    """A short key for a long header value: about 32 of its characters, evenly spaced (all of a short one).
+
+    A ``Cookie`` header carrying a session is 2 KB or more and a server hands over a new object per request, so
+    hashing the whole value would cost more than a lookup saves. A sealed session is random throughout, so two
+    sessions' headers differ in their keys; a cache keyed on this confirms a hit by comparing the whole value (a
+    ``memcmp``), so two values with the same key only cost a miss."""
+    return header[:: (len(header) >> 5) or 1]
+
+
 class CookieJar(dict[str, str]):
     """The cookies of a request, read-only: ``{name: first value}``, and :attr:`duplicates`, the names sent more
     than once with different values. (A ``dict`` underneath, so a lookup costs what a dictionary's does.)"""
 
-    __slots__ = ("duplicates",)
+    __slots__ = ("duplicates", "header")
 
     def __init__(self, cookies: Mapping[str, str] | None = None, duplicates: frozenset[str] = frozenset()) -> None:
         super().__init__(cookies or {})
         #: Names that came more than once with different values (the first value is the one kept).
         self.duplicates = duplicates
+        #: The one header value this was parsed from, as it came (``None``: several, or built otherwise).
+        self.header: str | bytes | None = None
 
     def _read_only(self, *args: object, **kwargs: object) -> None:
         raise TypeError("a request's cookies are read-only")
@@ -64,30 +77,25 @@ _EMPTY: Mapping[str, str] = CookieJar()
 
 
 class _ParseMemo:
-    """The parses of recent single header values, bounded (oldest dropped first).
-
-    A ``Cookie`` header carrying a session is 2 KB or more, and a server hands over a new object per request, so
-    hashing the whole value would cost more than the lookup saves. The memo is keyed on a sample (every 16th
-    character) and a hit is confirmed by comparing the whole value (a ``memcmp``): two values with the same sample
-    only cost a parse. A sealed session is random throughout, so different sessions differ in their samples.
+    """The parses of recent single header values, bounded (least recently used dropped first), keyed on
+    :func:`header_key` and confirmed by comparing the whole value: two values with the same key only cost a parse.
     """
 
-    _STEP = 16
-
     def __init__(self) -> None:
-        # sample -> (the whole header, its parse); sized by the engines' budgets (see ``cache.py``)
-        self._entries: BoundedCache[str | bytes, tuple[str | bytes, Mapping[str, str]]] = shared_capacity(
+        # header_key -> the parse (holding its header); sized by the engines' budgets (see ``cache.py``)
+        self._entries: BoundedCache[str | bytes, CookieJar] = shared_capacity(
             BoundedCache("cookie_header_parses", 1024)
         )
 
     def parse(self, header: str | bytes) -> Mapping[str, str]:
-        key = header[:: self._STEP]
+        key = header_key(header)
         hit = self._entries.get(key)
-        if hit is not None and hit[0] == header:
-            return hit[1]
+        if hit is not None and hit.header == header:
+            return hit
         text = header.decode("latin-1") if isinstance(header, bytes) else header
         parsed = _parse([text])
-        self._entries.put(key, (header, parsed))
+        parsed.header = header  # kept to confirm a hit (and for the engine's warm path, see AuthKit.peek_header)
+        self._entries.put(key, parsed)
         return parsed
 
 

@@ -36,7 +36,7 @@ from .bearer import user_info_from_claims
 from .breaker import CircuitBreaker
 from .cache import DEFAULT_CACHE_MEMORY_MB, BoundedCache, CacheBudget, grow_shared
 from .config import AuthKitConfig
-from .cookies import expired_cookie
+from .cookies import CookieJar, expired_cookie, header_key
 from .coordination import AsyncSingleFlight, SingleFlight
 from .engine_effects import _AsyncIO, _Store, _SyncIO, _Verify
 from .errors import AuthKitError, ProviderBackoffError, SessionError, TokenError, TokenRefreshError
@@ -53,7 +53,10 @@ from .storage.cookie import CookieSessionStore, chunk_names
 from .tokens import get_token_claims, needs_refresh, refresh_buffer, token_expiry, user_info_from_session
 from .workos_api import authenticate_with_code_flow, logout_url, validate_api_key_flow
 
-__all__ = ["AuthKit", "AuthResult", "RefreshErrorCallback", "RefreshSuccessCallback", "log_fields"]
+__all__ = ["AuthKit", "AuthResult", "RefreshErrorCallback", "RefreshSuccessCallback", "WarmHeader", "log_fields"]
+
+#: What :meth:`AuthKit.peek_header` answers: the request's cookies, its ``UserInfo`` and its loaded session.
+WarmHeader = tuple[CookieJar, UserInfo, LoadedSession]
 
 logger = logging.getLogger("authkit_session")
 
@@ -128,7 +131,12 @@ class AuthKit(RefreshFlows):
         # access token -> (the session object it was built for, its UserInfo)
         self._infos: BoundedCache[str, tuple[Session, UserInfo]] = BoundedCache("user_info", sessions, clock=clock)
         # recently authenticated cookies of a cookie-only store: value -> (UserInfo, session), until the token is due
-        self._warm: BoundedCache[str, tuple[UserInfo, LoadedSession]] = BoundedCache("warm", sessions, clock=clock)
+        # (UserInfo, session, until when): the entry's own expiry, kept for the header cache below
+        self._warm: BoundedCache[str, tuple[UserInfo, LoadedSession, float]] = BoundedCache(
+            "warm", sessions, clock=clock
+        )
+        # the whole Cookie header of a request answered from _warm -> the answer, until the same time (peek_header)
+        self._warm_headers: BoundedCache[str | bytes, WarmHeader] = BoundedCache("warm_headers", sessions, clock=clock)
         # bearer tokens verified a moment ago: token -> its UserInfo, until it expires (see peek_bearer)
         self._bearers: BoundedCache[str, UserInfo] = BoundedCache("bearer", sessions, clock=clock)
         self._cache_sessions = sessions
@@ -177,7 +185,23 @@ class AuthKit(RefreshFlows):
         hit = self._warm.get(key) if key is not None else None
         if hit is None:
             return None
-        return AuthResult(hit[0], hit[1])
+        info, loaded, until = hit
+        self._remember_header(cookies, info, loaded, until)
+        return AuthResult(info, loaded)
+
+    def peek_header(self, header: str | bytes) -> WarmHeader | None:
+        """:meth:`peek` for a request whose only ``Cookie`` header is ``header`` (as the server handed it over):
+        ``(its cookies, the UserInfo, the loaded session)`` when :meth:`peek` answered for this very header a moment
+        ago and that answer still stands (not signed out, the token not due); else ``None``, and the caller parses
+        the header and goes on as usual. The middleware's hot path: one lookup keyed on
+        :func:`~authkit_core.cookies.header_key`, the whole header compared, and no object built."""
+        hit = self._warm_headers.get(header[:: (len(header) >> 5) or 1])  # header_key(header), inlined
+        return hit if hit is not None and hit[0].header == header else None
+
+    def _remember_header(self, cookies: Mapping[str, str], info: UserInfo, loaded: LoadedSession, until: float) -> None:
+        """Let :meth:`peek_header` answer the next request carrying the very header ``cookies`` were parsed from."""
+        if isinstance(cookies, CookieJar) and cookies.header is not None:
+            self._warm_headers.put(header_key(cookies.header), (cookies, info, loaded), until)
 
     def _peek_live(self, cookies: Mapping[str, str]) -> AuthResult | None:
         """The warm path of a store without I/O (memory): its entry is read as :meth:`authenticate` would (so a
@@ -204,7 +228,10 @@ class AuthKit(RefreshFlows):
         exp = token_expiry(claims)
         if key is None or exp is None:
             return
-        self._warm.put(key, (info, loaded), exp - buffer if buffer > 0 else exp)
+        until = exp - buffer if buffer > 0 else exp
+        self._warm.put(key, (info, loaded, until), until)
+        if self._warm_key is not None:  # a cookie-only store: the header alone names the session
+            self._remember_header(cookies, info, loaded, until)
 
     def peek_bearer(self, token: str) -> AuthResult | None:
         """What :meth:`verify_bearer` would answer for a token it verified a moment ago and that has not expired
@@ -563,6 +590,8 @@ class AuthKit(RefreshFlows):
         key = self._warm_key(cookies) if self._warm_key is not None else None
         if key is not None:  # a signed-out cookie is not answered from memory again
             self._warm.discard(key)
+            if isinstance(cookies, CookieJar) and cookies.header is not None:
+                self._warm_headers.discard(header_key(cookies.header))
         result.add_cookies((yield _Store("delete", (result.loaded, cookies))))
         result.loaded, result.user_info = None, _SIGNED_OUT
         if session is not None and self.events:

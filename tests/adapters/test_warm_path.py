@@ -189,3 +189,70 @@ def test_asgi_warm_request_fills_scope_user_lazily(kit: AuthKit, workos_emulator
     finally:
         gc.enable()
     assert [entry[:4] for entry in seen] == [(True, True, True, "authenticated")] * 2
+
+
+def test_asgi_hot_requests_behave_like_the_full_path(kit: AuthKit, workos_emulator_server: EmulatorServer) -> None:
+    """A request the engine answers from its header cache (``AuthKit.peek_header``) gets a context that builds its
+    result only when asked: a refresh, a sign-in link, the app's own headers and a sign-out inside it come out as on
+    the full path, and a signed-out header is never answered from memory again."""
+    cookie = cookie_header(kit, workos_emulator_server)
+    name = kit.config.cookie_name
+    hot: list[bool] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        hot.append(scope[_core.CONTEXT_KEY]._warm is not None)
+        headers: list[tuple[bytes, bytes]] = [(b"content-type", b"text/plain")]
+        if scope["path"] == "/refresh":
+            info = await authkit.refresh_session()
+            assert isinstance(info, UserInfo) and scope["user"].authkit is info
+        elif scope["path"] == "/link":
+            assert (await authkit.get_sign_in_url()).startswith(workos_emulator_server.base_url)
+        elif scope["path"] == "/own-headers":
+            headers += [(b"Set-Cookie", b"theme=dark; Path=/"), (b"Cache-Control", b"max-age=60")]
+        elif scope["path"] == "/sign-out":
+            await authkit.sign_out()
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    def set_cookies(messages: list[dict[str, Any]]) -> list[str]:
+        return [v.decode() for k, v in messages[0]["headers"] if k.lower() == b"set-cookie"]
+
+    middleware = authkit.AuthKitMiddleware(app, authkit=kit)
+    # the first request takes the full path; the header is answered from memory from then on
+    paths = ("/page", "/refresh", "/link", "/own-headers", "/sign-out")
+
+    async def requests() -> list[list[dict[str, Any]]]:  # one event loop: the engine's HTTP client lives in it
+        answers = []
+        for path in paths:
+            sent: list[dict[str, Any]] = []
+
+            async def receive() -> dict[str, Any]:
+                return {"type": "http.request", "body": b"", "more_body": False}
+
+            async def send(message: dict[str, Any], sent: list[dict[str, Any]] = sent) -> None:
+                sent.append(message)
+
+            await middleware(scope(cookie, path), receive, send)
+            answers.append(sent)
+            if path == "/page":
+                assert kit.peek_header(cookie.encode()) is not None
+        await kit.aclose()
+        return answers
+
+    answers = dict(zip(paths, asyncio.run(requests()), strict=True))
+    refreshed = set_cookies(answers["/refresh"])
+    assert workos_emulator_server.emulator.grant_count("refresh_token") == 1
+    assert len(refreshed) == 1 and refreshed[0].startswith(f"{name}=") and cookie not in refreshed[0]
+
+    linked = set_cookies(answers["/link"])
+    assert len(linked) == 1 and not linked[0].startswith(f"{name}=")  # the sign-in's state cookie only
+
+    own = answers["/own-headers"][0]["headers"]
+    assert [v for k, v in own if k.lower() == b"set-cookie"] == [b"theme=dark; Path=/"]
+    assert [v for k, v in own if k.lower() == b"cache-control"] == [NO_STORE_CACHE_CONTROL.encode()]
+
+    signed_out = answers["/sign-out"]
+    assert signed_out[0]["status"] in (302, 303, 307)
+    assert any(c.startswith(f"{name}=;") and "Max-Age=0" in c for c in set_cookies(signed_out))
+    assert kit.peek_header(cookie.encode()) is None
+    assert hot == [False, True, True, True, True]
