@@ -88,7 +88,7 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
             "storm_processes": 4,
             "tp_seconds": 3.0,
             "tp_warmup": 0.5,
-            "tp_rounds": 2,
+            "tp_rounds": 4,
             "tp_connections": 16,
             "scale_sizes": [1_000, 100_000, 1_000_000],
             "scale_rounds": 10,

@@ -3,11 +3,11 @@
 uvicorn (one worker, uvloop + httptools when installed) serves the ASGI apps and gunicorn (one ``gthread``
 worker: gunicorn's threaded sync worker, which keeps connections alive) the WSGI apps of ``benchmarks/apps.py``,
 each in its own process on 127.0.0.1: a constant app (the strictest case), the same route in Starlette and in
-Flask, and, for reference, the Starlette app behind Starlette's own ``SessionMiddleware`` and the constant app
-behind a middleware that only adds two headers. The bare and the middleware server of a pair run side by side
-and are loaded in alternation (``rounds`` times each) by ``benchmarks/loadgen.py`` in a separate process, with
-the signed-in cookie and warm caches (a warm-up phase precedes every measurement). Bounded: ``seconds`` per
-measurement.
+Flask, and, for reference, the Starlette app behind Starlette's own ``SessionMiddleware`` and each app behind a
+middleware that only adds two headers. The bare and the middleware server of a pair run side by side and are
+loaded in alternation (``rounds`` times each, new processes every round) by ``benchmarks/loadgen.py`` in a
+separate process, with the signed-in cookie and warm caches (a warm-up phase precedes every measurement); the
+server's CPU time per request is read from ``/proc`` beside the rps. Bounded: ``seconds`` per measurement.
 """
 
 from __future__ import annotations
@@ -184,17 +184,19 @@ def run(lab: Lab, *, seconds: float, warmup: float, rounds: int, connections: in
 
             cookies["starlette"] = starlette_session_cookie()
         cookie = cookies[middleware]
-        ports = {"bare": _free_port(), "authkit": _free_port()}
-        procs = {
-            "bare": _server(kind, bare_target, ports["bare"], env),
-            "authkit": _server(kind, mw_target, ports["authkit"], env),
-        }
-        try:
-            for name, proc in procs.items():
-                _wait_port(ports[name], proc)
-            runs: dict[str, list[dict[str, Any]]] = {"bare": [], "authkit": []}
-            for _ in range(rounds):
-                for name in ("bare", "authkit"):
+        runs: dict[str, list[dict[str, Any]]] = {"bare": [], "authkit": []}
+        for round_ in range(rounds):
+            # New server processes every round: two identical servers differ by up to ~10% here (where each landed
+            # in memory and on the CPUs), a bias that only fresh processes average out.
+            ports = {"bare": _free_port(), "authkit": _free_port()}
+            procs = {
+                "bare": _server(kind, bare_target, ports["bare"], env),
+                "authkit": _server(kind, mw_target, ports["authkit"], env),
+            }
+            try:
+                for name, proc in procs.items():
+                    _wait_port(ports[name], proc)
+                for name in ("bare", "authkit") if round_ % 2 == 0 else ("authkit", "bare"):
                     before = _cpu_seconds(procs[name].pid)
                     run = _load(ports[name], cookie, seconds, warmup, connections)
                     after = _cpu_seconds(procs[name].pid)
@@ -202,8 +204,8 @@ def run(lab: Lab, *, seconds: float, warmup: float, rounds: int, connections: in
                     if before is not None and after is not None and served:
                         run["cpu_us"] = (after - before) / served * 1e6
                     runs[name].append(run)
-        finally:
-            _stop(*procs.values())
+            finally:
+                _stop(*procs.values())
         entry: dict[str, Any] = {"server": kind, "middleware": middleware, "runs": runs}
         for name, found in runs.items():
             entry[name] = {
