@@ -108,6 +108,8 @@ class _LazyHeaders(Mapping[str, str]):
 
 
 _SESSION_CACHE_HEADERS = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in _core.SESSION_CACHE_HEADERS]
+#: Makes an instance without calling its ``__init__`` (the hot path's contexts and scope objects, see ``__call__``).
+_new = object.__new__
 #: Response headers the middleware merges with its own (``Vary``, ``Cache-Control``, ``Set-Cookie``).
 _MERGED_HEADERS = frozenset((b"vary", b"cache-control", b"set-cookie"))
 
@@ -155,8 +157,12 @@ class AuthKitMiddleware(MiddlewareCore):
             if header is not None and scope["path"] not in self.endpoints:
                 answer = self.authkit.peek_header(header)
                 if answer is not None:
-                    # the scope is copied: it will hold the context, which must not hold it back (a cycle)
-                    ctx = RequestContext.warm(self, partial(_request_info, dict(scope), answer[0]), answer)
+                    # RequestContext.warm(self, info, answer), inlined: inside a server a Python call costs more
+                    # than these stores (tests/adapters/test_warm_path.py keeps the two alike). The scope is
+                    # copied: it will hold the context, which must not hold it back (a reference cycle).
+                    ctx = _new(RequestContext)
+                    ctx.core, ctx._warm, ctx.cookies = self, answer, answer[0]
+                    ctx._make_info = partial(_request_info, dict(scope), answer[0])
         elif kind != "websocket":
             await self.app(scope, receive, send)
             return
@@ -167,10 +173,12 @@ class AuthKitMiddleware(MiddlewareCore):
         scope[_core.CONTEXT_KEY] = ctx
         # Starlette's request.user/request.auth, unless the app put its own there (an outer AuthenticationMiddleware;
         # an inner one replaces these). Two small objects that read nothing until used.
-        if "user" not in scope:
-            scope["user"] = ScopeUser(ctx)
+        if "user" not in scope:  # ScopeUser(ctx), inlined as above
+            scope["user"] = user = _new(ScopeUser)
+            user._ctx = ctx
         if "auth" not in scope:
-            scope["auth"] = ScopeAuth(ctx)
+            scope["auth"] = auth = _new(ScopeAuth)
+            auth._ctx = ctx
         token = _current.set(ctx)  # what with_auth() ... find (enter_context, inlined)
         try:
             if kind == "websocket":
@@ -186,6 +194,16 @@ class AuthKitMiddleware(MiddlewareCore):
                         if name.lower() in _MERGED_HEADERS:
                             break
                     else:  # the common case: nothing to merge
+                        if (
+                            ctx._auth is None
+                            and ctx._extra_cookies is None
+                            and ctx.redirect is None
+                            and ctx.refusal is None
+                        ):
+                            # start_plain's first answer, inlined: a warm context nothing asked about (signed in)
+                            ctx.started = True
+                            await send({**message, "headers": [*headers, *_SESSION_CACHE_HEADERS]})
+                            return
                         plain = ctx.start_plain()
                         if plain is not None:  # and nothing recorded: sent as it is, or with the cache headers
                             await send(

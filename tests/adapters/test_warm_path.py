@@ -20,6 +20,7 @@ import pytest
 from authkit_adapters import _core
 from authkit_adapters import asgi as authkit
 from authkit_adapters import wsgi as authkit_sync
+from authkit_adapters._scope_user import ScopeAuth, ScopeUser
 from authkit_core.engine import AuthKit, AuthResult
 from authkit_core.models import AuthenticationResponse, NoUserInfo, UserInfo
 from authkit_core.signin import NO_STORE_CACHE_CONTROL
@@ -256,3 +257,32 @@ def test_asgi_hot_requests_behave_like_the_full_path(kit: AuthKit, workos_emulat
     assert any(c.startswith(f"{name}=;") and "Max-Age=0" in c for c in set_cookies(signed_out))
     assert kit.peek_header(cookie.encode()) is None
     assert hot == [False, True, True, True, True]
+
+
+def test_the_shells_inlined_warm_context_is_what_request_context_warm_makes(
+    kit: AuthKit, workos_emulator_server: EmulatorServer
+) -> None:
+    """The ASGI shell makes its hot-path context and scope objects without calling their constructors (a call costs
+    more than the stores inside a server): they must stay exactly what ``RequestContext.warm`` and
+    ``ScopeUser(ctx)``/``ScopeAuth(ctx)`` make."""
+    cookie = cookie_header(kit, workos_emulator_server)
+    seen: list[dict[str, Any]] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.append(dict(scope))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    middleware = authkit.AuthKitMiddleware(app, authkit=kit)
+    run_asgi(middleware, scope(cookie))
+    run_asgi(middleware, scope(cookie))
+    hot = seen[1]
+    ctx = hot[_core.CONTEXT_KEY]
+    assert ctx._warm is not None, "the second request was not answered on the hot path"
+    made = _core.RequestContext.warm(middleware, ctx._make_info, ctx._warm)
+    built = {name: value for name, value in vars(ctx).items() if name != "started"}  # "started": the response's
+    assert type(ctx) is type(made) and built.keys() == vars(made).keys()
+    assert all(getattr(ctx, name) is getattr(made, name) for name in vars(made))
+    user, auth = hot["user"], hot["auth"]
+    assert type(user) is ScopeUser and type(auth) is ScopeAuth and user._ctx is ctx and auth._ctx is ctx
+    assert user.is_authenticated and auth.scopes[0] == "authenticated"
