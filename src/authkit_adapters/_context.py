@@ -463,15 +463,10 @@ class RequestContext:
         ``Cache-Control`` and ``Set-Cookie``: ``True`` when it only gains :data:`SESSION_CACHE_HEADERS`, ``False``
         when it is sent as it is, ``None`` (nothing recorded) when :meth:`start_response` must decide (a redirect,
         a refusal or cookies to write)."""
-        if self.redirect is not None or self.refusal is not None:
-            return None
-        auth = self._auth
-        if auth is None and self._extra_cookies is None:  # a warm context nothing asked about: signed in
-            self.started = True
-            return True
-        if self.cookies_to_write():
+        if self.redirect is not None or self.refusal is not None or self.cookies_to_write():
             return None
         self.started = True
+        auth = self._auth  # None: a warm context nothing asked about (signed in)
         return self.used or auth is None or auth.loaded is not None
 
     def start_response(self, status: int, headers: Sequence[tuple[str, str]]) -> Response | list[tuple[str, str]]:
