@@ -298,10 +298,16 @@ class MiddlewareCore:
                 if auth is None:
                     return None
                 return RequestContext(self, info, websocket=websocket, cookies=cookies, auth=auth)
+        # signed in, so the middleware_auth gate lets it through. The header's own answer first (AuthKit.peek_header,
+        # which the ASGI shell asks before parsing): peek remembers one for the header only when this missed.
+        header = getattr(cookies, "header", None)
+        if header is not None and not websocket:
+            answer = self.authkit.peek_header(header)
+            if answer is not None:
+                return RequestContext.warm(self, info, answer)
         auth = self.authkit.peek(cookies)
         if auth is None:
             return None
-        # signed in, so the middleware_auth gate lets it through
         return RequestContext(self, info, websocket=websocket, cookies=cookies, auth=auth)
 
     def begin(

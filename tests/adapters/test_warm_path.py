@@ -21,6 +21,7 @@ from authkit_adapters import _core
 from authkit_adapters import asgi as authkit
 from authkit_adapters import wsgi as authkit_sync
 from authkit_adapters._scope_user import ScopeAuth, ScopeUser
+from authkit_core.cache import BoundedCache
 from authkit_core.engine import AuthKit, AuthResult
 from authkit_core.models import AuthenticationResponse, NoUserInfo, UserInfo
 from authkit_core.signin import NO_STORE_CACHE_CONTROL
@@ -286,3 +287,73 @@ def test_the_shells_inlined_warm_context_is_what_request_context_warm_makes(
     user, auth = hot["user"], hot["auth"]
     assert type(user) is ScopeUser and type(auth) is ScopeAuth and user._ctx is ctx and auth._ctx is ctx
     assert user.is_authenticated and auth.scopes[0] == "authenticated"
+
+
+def test_wsgi_hot_requests_behave_like_the_full_path(
+    kit: AuthKit, workos_emulator_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The WSGI shell answers a repeated ``Cookie`` header through ``AuthKit.peek_header`` too (in
+    ``begin_warm``): a refresh, a sign-in link, the app's own headers and a sign-out come out as on the full path,
+    and a hot request writes nothing to the header cache (it is written once, when the header first missed)."""
+    cookie = cookie_header(kit, workos_emulator_server)
+    name = kit.config.cookie_name
+    hot: list[bool] = []
+    writes: list[object] = []
+    put = BoundedCache.put
+
+    def counted_put(cache: BoundedCache[Any, Any], key: Any, *args: Any) -> bool:
+        if cache is kit._warm_headers:
+            writes.append(key)
+        return put(cache, key, *args)
+
+    monkeypatch.setattr(BoundedCache, "put", counted_put)
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        hot.append(environ[_core.CONTEXT_KEY]._warm is not None)
+        headers = [("Content-Type", "text/plain")]
+        if environ["PATH_INFO"] == "/refresh":
+            info = authkit_sync.refresh_session()
+            assert isinstance(info, UserInfo) and info.user.email == "alice@example.com"
+        elif environ["PATH_INFO"] == "/link":
+            assert authkit_sync.get_sign_in_url().startswith(workos_emulator_server.base_url)
+        elif environ["PATH_INFO"] == "/own-headers":
+            headers += [("Set-Cookie", "theme=dark; Path=/"), ("Cache-Control", "max-age=60")]
+        elif environ["PATH_INFO"] == "/sign-out":
+            authkit_sync.sign_out()
+        start_response("200 OK", headers)
+        return [b"ok"]
+
+    middleware = authkit_sync.AuthKitWSGIMiddleware(app, authkit=kit)
+    answers: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+    for path in ("/page", "/again", "/refresh", "/link", "/own-headers", "/sign-out"):
+        started: list[tuple[str, list[tuple[str, str]]]] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            started.append((status, headers))  # noqa: B023 (called before the loop moves on)
+            return lambda data: None
+
+        body = middleware(environ(cookie, path), start_response)
+        b"".join(body)
+        body.close()  # type: ignore[attr-defined]
+        answers[path] = started[-1]
+        if path == "/page":
+            assert kit.peek_header(cookie) is not None and len(writes) == 1
+        if path == "/again":
+            assert len(writes) == 1, "a hot request wrote to the header cache"
+
+    def set_cookies(path: str) -> list[str]:
+        return [v for k, v in answers[path][1] if k.lower() == "set-cookie"]
+
+    assert hot == [False, True, True, True, True, True]
+    assert dict(answers["/again"][1]) == dict(answers["/page"][1])
+    refreshed = set_cookies("/refresh")
+    assert workos_emulator_server.emulator.grant_count("refresh_token") == 1
+    assert len(refreshed) == 1 and refreshed[0].startswith(f"{name}=") and cookie not in refreshed[0]
+    linked = set_cookies("/link")
+    assert len(linked) == 1 and not linked[0].startswith(f"{name}=")
+    own = answers["/own-headers"][1]
+    assert [v for k, v in own if k.lower() == "set-cookie"] == ["theme=dark; Path=/"]
+    assert [v for k, v in own if k.lower() == "cache-control"] == [NO_STORE_CACHE_CONTROL]
+    assert answers["/sign-out"][0].startswith(("302", "303", "307"))
+    assert any(c.startswith(f"{name}=;") and "Max-Age=0" in c for c in set_cookies("/sign-out"))
+    assert kit.peek_header(cookie) is None
