@@ -47,7 +47,7 @@ lint: venv
 	$(BIN)/mypy
 
 test: venv node-deps lint
-	$(BIN)/python -m pytest
+	$(BIN)/python tests/run_families.py
 
 clean:
 	rm -rf $(VENV) $(NODE_DIR)/node_modules $(BENCH_NODE_DIR)/node_modules
