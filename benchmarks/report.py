@@ -90,6 +90,16 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 f"{entry['ratio']:.0%} vs {reference['ratio']:.0%}",
                 gap <= 5,
             )
+    counted = results.get("instructions", {})
+    for key in ("uvicorn", "uvicorn+starlette"):
+        entry, reference = counted.get(key), counted.get(f"{key}, header-only middleware (reference)")
+        if entry and reference:
+            gap = (reference["ratio"] - entry["ratio"]) * 100
+            add(
+                f"instructions per request within 5 points of the header-only middleware ({key})",
+                f"{entry['ratio']:.1%} vs {reference['ratio']:.1%} of bare",
+                gap <= 5,
+            )
     for backend, entry in results.get("refresh", {}).items():
         added = entry["added_median"] / 1000
         add(f"refresh ({backend}): library adds < 1 ms at p50", f"{added:.2f} ms", added < 1)
@@ -123,6 +133,29 @@ def _us(value: float | None) -> str:
 def _pct(ratio: float | None) -> str:
     """A ratio as a percentage; "n/a" when there is none (the bare server served nothing: an overloaded run)."""
     return "n/a" if ratio is None else f"{ratio:.0%}"
+
+
+def _instructions_lines(counted: dict[str, Any] | None) -> list[str]:
+    if not counted:
+        return []
+    lines = [
+        "### Instructions per request (callgrind): bare app vs behind the middleware, uvicorn",
+        "",
+        "Counted by valgrind over the same requests, whatever else the machine does (`benchmarks/instructions.py`);",
+        "the share is bare / behind: what the middleware would keep of the bare throughput if instructions were all.",
+        "",
+        "| server + app | bare | behind the middleware | added | share of bare |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, e in counted.items():
+        if isinstance(e, dict):
+            lines.append(
+                f"| {name} | {e['bare']:,.0f} | {e['authkit']:,.0f} | {e['authkit'] - e['bare']:,.0f} "
+                f"| {e['ratio']:.1%} |"
+            )
+    if isinstance(counted.get("note"), str):
+        lines.append(f"\n{counted['note']}")
+    return [*lines, ""]
 
 
 def _ms(value: float | None) -> str:
@@ -301,6 +334,7 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {e['bare']['errors'] + e['authkit']['errors']} |"
             )
         lines.append("")
+    lines += _instructions_lines(results.get("instructions"))
     scale = results.get("scale")
     if scale:
         if scale.get("sql"):

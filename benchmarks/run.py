@@ -1,6 +1,7 @@
 """The benchmark suite's entry point: ``python -m benchmarks.run`` (see benchmarks/README.md).
 
-Runs the parts in order (hot path, refresh latency, refresh storm, throughput, scale, outage) against one local
+Runs the parts in order (hot path, refresh latency, refresh storm, throughput, instructions per request under
+callgrind, scale, outage, many users, OpenTelemetry) against one local
 emulator on 127.0.0.1, then writes ``benchmarks.json``, ``results.md`` and ``chart.png`` to ``--out`` and refreshes
 the results block of ``docs/performance.md``. ``--smoke`` runs every part with tiny counts in seconds (no file under
 docs/ is touched, no timing is judged): the test suite uses it so the benchmarks cannot rot.
@@ -15,11 +16,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import hotpath, outage, refresh, report, scale, telemetry, throughput, users, users_http
+from . import hotpath, instructions, outage, refresh, report, scale, telemetry, throughput, users, users_http
 from .common import Lab
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("hot", "refresh", "storm", "throughput", "scale", "outage", "users", "users-http", "telemetry")
+PARTS = ("hot", "refresh", "storm", "throughput", "instructions", "scale", "outage", "users", "users-http", "telemetry")
 
 
 def _ints(text: str) -> list[int]:
@@ -62,6 +63,9 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
             "tp_warmup": 0.3,
             "tp_rounds": 1,
             "tp_connections": 4,
+            "ins_requests": 50,
+            "ins_warmup": 20,
+            "ins_pairs": 1,
             "scale_sizes": [50, 200],
             "scale_rounds": 1,
             "scale_per_round": 20,
@@ -90,6 +94,9 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
             "tp_warmup": 0.5,
             "tp_rounds": 4,
             "tp_connections": 16,
+            "ins_requests": 1000,
+            "ins_warmup": 300,
+            "ins_pairs": None,
             "scale_sizes": [1_000, 100_000, 1_000_000],
             "scale_rounds": 10,
             "scale_per_round": 100,
@@ -167,6 +174,11 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
                 warmup=s["tp_warmup"],
                 rounds=s["tp_rounds"],
                 connections=s["tp_connections"],
+            )
+        if "instructions" in parts:
+            step("instructions per request (callgrind)")
+            results["instructions"] = instructions.run(
+                lab, requests=s["ins_requests"], warmup=s["ins_warmup"], pairs=s["ins_pairs"]
             )
         if "scale" in parts:
             step("scale")

@@ -48,7 +48,9 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) 
     raise RuntimeError(f"the server on port {port} did not start")
 
 
-def _server(kind: str, target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def server_command(kind: str, target: str, port: int) -> list[str]:
+    """The command that serves ``target`` (``module:app``, or ``module:factory()``) with ``kind`` (uvicorn or
+    gunicorn, one worker) on 127.0.0.1:``port``."""
     if kind == "uvicorn":
         args = [sys.executable, "-m", "uvicorn", target.removesuffix("()"), "--host", "127.0.0.1", "--port", str(port)]
         args += ["--log-level", "warning", "--no-access-log", "--lifespan", "off", "--workers", "1"]
@@ -63,7 +65,11 @@ def _server(kind: str, target: str, port: int, env: dict[str, str]) -> subproces
     else:
         args = [sys.executable, "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "4", "--keep-alive", "30"]
         args += ["-b", f"127.0.0.1:{port}", "--log-level", "warning", target]
-    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    return args
+
+
+def _server(kind: str, target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(server_command(kind, target, port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
 
 
 def _stop(*procs: subprocess.Popen[bytes]) -> None:
@@ -160,17 +166,23 @@ def _available(server: str, target: str) -> bool:
     return asgi_middleware() is not None
 
 
-def run(lab: Lab, *, seconds: float, warmup: float, rounds: int, connections: int) -> dict[str, Any]:
-    """rps of each pair of :data:`PAIRS` (bare vs behind the middleware); ``ratio`` = middleware rps / bare rps
-    (medians), and ``cpu_us``, the server's CPU time per request. The two servers of a pair run side by side and are
-    loaded in alternation."""
+def server_env(lab: Lab) -> tuple[dict[str, str], dict[str, str]]:
+    """The environment of the servers of :data:`PAIRS` (the engine's configuration, against the lab's emulator),
+    and the ``Cookie`` header of a signed-in session for AuthKit's middleware (``{"authkit": header}``)."""
     kit = lab.backend("cookie", tag="_tp").kit
     cookies = {"authkit": cookie_header(lab.sign_in(kit))}
     config = {
         k: getattr(kit.config, k)
         for k in ("client_id", "api_key", "redirect_uri", "cookie_password", "api_hostname", "api_https", "api_port")
     }
-    env = {**os.environ, "AUTHKIT_BENCH_CONFIG": json.dumps(config), "PYTHONPATH": str(ROOT)}
+    return {**os.environ, "AUTHKIT_BENCH_CONFIG": json.dumps(config), "PYTHONPATH": str(ROOT)}, cookies
+
+
+def run(lab: Lab, *, seconds: float, warmup: float, rounds: int, connections: int) -> dict[str, Any]:
+    """rps of each pair of :data:`PAIRS` (bare vs behind the middleware); ``ratio`` = middleware rps / bare rps
+    (medians), and ``cpu_us``, the server's CPU time per request. The two servers of a pair run side by side and are
+    loaded in alternation."""
+    env, cookies = server_env(lab)
     results: dict[str, Any] = {}
     skipped = [key for key, server, _, mw, _ in PAIRS if not _available(server, mw)]
     for key, kind, bare_target, mw_target, middleware in PAIRS:

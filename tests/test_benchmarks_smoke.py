@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import require_service
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,6 +107,15 @@ def test_throughput_and_scale(results: tuple[dict, Path]) -> None:
     assert data["scale"]["memory"]["memory_store_bytes_per_session"] > 0
     assert [c["permissions"] for c in data["scale"]["cookie_sizes"]] == [0, 10, 50, 100, 200]
     assert all(t["met"] in (True, False, None) for t in data["targets"])
+
+
+def test_instructions_per_request(results: tuple[dict, Path]) -> None:
+    """The callgrind part counts the uvicorn constant app's instructions per request, bare and behind AuthKit."""
+    require_service("valgrind", shutil.which("valgrind") is not None, "apt-get install valgrind")
+    entry = results[0]["instructions"]["uvicorn"]
+    assert 20_000 < entry["bare"] < entry["authkit"] < 10 * entry["bare"], entry
+    assert entry["ratio"] == pytest.approx(entry["bare"] / entry["authkit"])
+    assert "### Instructions per request" in (results[1] / "results.md").read_text()
 
 
 def test_outage(results: tuple[dict, Path]) -> None:
