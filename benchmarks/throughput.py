@@ -65,7 +65,17 @@ def server_command(kind: str, target: str, port: int) -> list[str]:
     else:
         args = [sys.executable, "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "4", "--keep-alive", "30"]
         args += ["-b", f"127.0.0.1:{port}", "--log-level", "warning", target]
+        if _gunicorn_has_control_socket():  # gunicorn 27+: servers side by side would share one socket path
+            args.insert(-1, "--no-control-socket")
     return args
+
+
+def _gunicorn_has_control_socket() -> bool:
+    try:
+        from gunicorn.config import KNOWN_SETTINGS
+    except ImportError:
+        return False
+    return any(setting.name == "control_socket_disable" for setting in KNOWN_SETTINGS)
 
 
 def _server(kind: str, target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
