@@ -7,6 +7,9 @@ tables). The first family's output streams; the others' is printed, whole, when 
 first failing family's (0 when all pass), so a failure in any family fails the run.
 
     python tests/run_families.py [pytest arguments passed to every family]
+
+A ``-m`` among those arguments would replace each family's own (both would run the same tests): to select by
+marker, run pytest directly.
 """
 
 from __future__ import annotations
