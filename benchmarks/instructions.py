@@ -14,48 +14,20 @@ The gunicorn pairs are not measured: ``callgrind_control`` does not reach a work
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from .common import Lab
-from .throughput import PAIRS, ROOT, _available, _free_port, _stop, server_command, server_env
+from .throughput import PAIRS, ROOT, _available, _free_port, _stop, _wait_port, server_command, server_env
 
 #: The total of a callgrind dump, and a response's length.
 _TOTALS = re.compile(rb"^totals: (\d+)", re.M)
 _LENGTH = re.compile(rb"\r\ncontent-length: *(\d+)", re.I)
-
-
-def _processes(pid: int) -> list[int]:
-    """``pid`` and its descendants."""
-    found = [pid]
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as listed:
-                for child in listed.read().split():
-                    found += _processes(int(child))
-    except OSError:
-        pass
-    return found
-
-
-def _connect(port: int, proc: subprocess.Popen[bytes], timeout: float) -> socket.socket:
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server on port {port} exited ({proc.returncode})")
-        try:
-            return socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def _requests(sock: socket.socket, request: bytes, count: int) -> bytes:
@@ -79,8 +51,8 @@ def _requests(sock: socket.socket, request: bytes, count: int) -> bytes:
     return status
 
 
-def _control(flag: str, pids: list[int]) -> None:
-    subprocess.run(["callgrind_control", flag, *map(str, pids)], check=True, capture_output=True, timeout=60)
+def _control(flag: str, pid: int) -> None:
+    subprocess.run(["callgrind_control", flag, str(pid)], check=True, capture_output=True, timeout=60)
 
 
 def count(kind: str, target: str, env: dict[str, str], request: bytes, *, requests: int, warmup: int) -> float:
@@ -96,15 +68,15 @@ def count(kind: str, target: str, env: dict[str, str], request: bytes, *, reques
             stderr=subprocess.DEVNULL,
         )
         try:
-            with _connect(port, proc, timeout=120) as sock:
+            _wait_port(port, proc, timeout=120)  # valgrind starts the server slowly
+            with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:
                 status = _requests(sock, request, warmup)
                 if not status.startswith(b"HTTP/1.1 200"):
                     raise RuntimeError(f"{target} answered {status!r}")
-                pids = _processes(proc.pid)
-                _control("--instr=on", pids)
+                _control("--instr=on", proc.pid)
                 _requests(sock, request, requests)
-                _control("--instr=off", pids)
-                _control("--dump", pids)
+                _control("--instr=off", proc.pid)
+                _control("--dump", proc.pid)
         finally:
             _stop(proc)
         total = sum(
@@ -119,14 +91,14 @@ def run(lab: Lab, *, requests: int, warmup: int, pairs: int | None = None) -> di
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         return {"note": "skipped: valgrind (callgrind) is not installed (apt-get install valgrind)"}
     env, cookies = server_env(lab)
+    request = (
+        f"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: authkit-bench\r\nAccept: */*\r\n"
+        f"Cookie: {cookies['authkit']}\r\n\r\n"
+    ).encode("latin-1")
     results: dict[str, Any] = {}
     for key, kind, bare_target, mw_target, middleware in PAIRS[:pairs]:
         if kind != "uvicorn" or middleware != "authkit" or not _available(kind, mw_target):
             continue
-        request = (
-            f"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: authkit-bench\r\nAccept: */*\r\n"
-            f"Cookie: {cookies[middleware]}\r\n\r\n"
-        ).encode("latin-1")
         bare = count(kind, bare_target, env, request, requests=requests, warmup=warmup)
         behind = count(kind, mw_target, env, request, requests=requests, warmup=warmup)
         results[key] = {"server": kind, "bare": bare, "authkit": behind, "ratio": bare / behind}
